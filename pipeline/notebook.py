@@ -1,0 +1,147 @@
+"""Run one report notebook: papermill, then offline HTML export, in one Python process.
+
+Used by every notebook stage in dvc.yaml::
+
+    python -m pipeline.notebook notebooks/02_features.ipynb --out reports/features --section features
+    python -m pipeline.notebook notebooks/05_area_profile.ipynb --out reports/areas/kent --area kent
+
+Parameters come from params.yaml: each key of each ``--section`` group becomes a notebook
+parameter of the same name; ``--area KEY`` adds ``area_id`` and ``area_params`` (the
+``areas.KEY`` entry). The executed notebook (with code) is written to ``OUT.ipynb`` and the
+reader's HTML (code hidden, self-contained) to ``OUT.html``. On failure nothing that looks
+complete is left: the failed notebook is kept as ``OUT.FAILED.ipynb`` for inspection, the
+outputs are removed, and the message names the stage, the notebook and the failing cell.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from . import paths
+from .config import load_params
+
+KERNEL_NAME = "instep"
+
+
+def notebook_parameters(sections: list[str], area: str | None, params: dict[str, Any]) -> dict[str, Any]:
+    """The explicit parameters a notebook stage receives from params.yaml."""
+    out: dict[str, Any] = {}
+    for name in sections:
+        if name not in params:
+            raise SystemExit(f"params.yaml has no group '{name}' (asked for by --section)")
+        group = params[name]
+        if not isinstance(group, dict):
+            out[name] = group
+            continue
+        for key, value in group.items():
+            if key in out:
+                raise SystemExit(f"parameter '{key}' appears in two --section groups; rename one")
+            out[key] = value
+    if area is not None:
+        areas = params.get("areas", {})
+        if area not in areas:
+            raise SystemExit(f"params.yaml 'areas' has no entry '{area}'")
+        out["area_id"] = area
+        out["area_params"] = areas[area] or {}
+    return out
+
+
+def export_html(notebook_path: Path, html_path: Path, *, hide_code: bool = True, title: str | None = None) -> None:
+    """Self-contained HTML via the project template (no CDN scripts; images are base64)."""
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    nb = nbformat.read(notebook_path, as_version=4)
+    nb.metadata["title"] = title or _first_heading(nb) or html_path.stem
+    exporter = HTMLExporter(template_name="instep", extra_template_basedirs=[str(paths.TEMPLATES)])
+    exporter.exclude_input = hide_code
+    exporter.exclude_input_prompt = True
+    exporter.exclude_output_prompt = True
+    body, _ = exporter.from_notebook_node(nb)
+    _atomic_write(html_path, body)
+
+
+def _first_heading(nb) -> str | None:
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            for line in cell.source.splitlines():
+                if line.startswith("# "):
+                    return line[2:].strip()
+    return None
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    os.replace(tmp, path)
+
+
+def _failing_cell(nb_path: Path) -> str:
+    try:
+        nb = json.loads(nb_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return "unknown cell"
+    for index, cell in enumerate(nb.get("cells", [])):
+        for output in cell.get("outputs", []) or []:
+            if output.get("output_type") == "error":
+                source = "".join(cell.get("source", "")).strip().splitlines()
+                first = source[0][:80] if source else ""
+                return f"cell {index} (`{first}`): {output.get('ename')}: {output.get('evalue')}"
+    return "unknown cell"
+
+
+def run(notebook: Path, out: Path, parameters: dict[str, Any], *, stage: str | None = None,
+        title: str | None = None, kernel_name: str = KERNEL_NAME) -> None:
+    import papermill as pm
+
+    notebook = (paths.ROOT / notebook).resolve() if not Path(notebook).is_absolute() else Path(notebook)
+    out = (paths.ROOT / out) if not Path(out).is_absolute() else Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    executed, html, failed = out.with_suffix(".ipynb"), out.with_suffix(".html"), out.with_suffix(".FAILED.ipynb")
+    for stale in (executed, html, failed):
+        stale.unlink(missing_ok=True)
+    tmp = out.with_name(f".{out.name}.running.ipynb")
+    try:
+        pm.execute_notebook(str(notebook), str(tmp), parameters=parameters, kernel_name=kernel_name,
+                            cwd=str(paths.ROOT), progress_bar=False, log_output=False)
+    except Exception as exc:  # papermill raises PapermillExecutionError; kernel failures raise others
+        if tmp.exists():
+            os.replace(tmp, failed)
+        where = _failing_cell(failed) if failed.exists() else str(exc).splitlines()[0]
+        raise SystemExit(
+            f"Stage {stage or out.name} failed in notebook {paths.rel(notebook)} at {where}.\n"
+            f"The executed notebook with the error is kept at {paths.rel(failed)}; no report was written."
+        ) from None
+    os.replace(tmp, executed)
+    export_html(executed, html, hide_code=True, title=title)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("notebook", type=Path)
+    parser.add_argument("--out", type=Path, required=True, help="output stem, e.g. reports/findings")
+    parser.add_argument("--section", action="append", default=[], help="params.yaml group passed as parameters")
+    parser.add_argument("--area", help="key of params.yaml 'areas' for a per-area report")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="extra string parameter fixed by the stage itself (e.g. kind=survey)")
+    parser.add_argument("--stage", help="DVC stage name, for messages")
+    parser.add_argument("--title", help="HTML page title")
+    parser.add_argument("--kernel", default=KERNEL_NAME)
+    args = parser.parse_args(argv)
+    parameters = notebook_parameters(args.section, args.area, load_params())
+    for item in args.set:
+        key, _, value = item.partition("=")
+        parameters[key] = value
+    run(args.notebook, args.out, parameters, stage=args.stage, title=args.title, kernel_name=args.kernel)
+    print(f"wrote {paths.rel(args.out.with_suffix('.html'))} and {paths.rel(args.out.with_suffix('.ipynb'))}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -34,7 +34,6 @@ repro: setup
 
 test: setup
 	$(BIN)/python -m pytest -n 2 --dist loadgroup tests
-	$(BIN)/python -m pytest --nbval-lax --nbval-current-env -p no:randomly notebooks
 
 lab: setup
 	$(BIN)/jupyter lab --notebook-dir=notebooks

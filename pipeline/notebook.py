@@ -88,7 +88,9 @@ def _failing_cell(nb_path: Path) -> str:
         nb = json.loads(nb_path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return "unknown cell"
-    for index, cell in enumerate(nb.get("cells", [])):
+    injected = {"injected-parameters", "papermill-error-cell-tag"}
+    cells = [c for c in nb.get("cells", []) if not injected & set(c.get("metadata", {}).get("tags", []))]
+    for index, cell in enumerate(cells):  # numbered as in the committed notebook (papermill's cells skipped)
         for output in cell.get("outputs", []) or []:
             if output.get("output_type") == "error":
                 source = "".join(cell.get("source", "")).strip().splitlines()

@@ -1,0 +1,171 @@
+"""Report figures (matplotlib only, so the area profiles stay quick to import).
+
+Every function returns a figure; notebooks show it with ``pipeline.report.show_figure(fig, alt=...)``.
+Data passed in must already have passed disclosure control (suppressed values are missing).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+HIGHLIGHT = "#b2182b"
+PEER = "#2166ac"
+NATIONAL = "#7f7f7f"
+
+
+def _plt():
+    import matplotlib
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def forest_plot(rows: pd.DataFrame, *, label_column: str = "label", estimate: str = "estimate",
+                low: str = "ci_low", high: str = "ci_high", annotation: str | None = None,
+                xlabel: str = "Estimate (95% interval)", title: str | None = None):
+    """Point estimates with intervals, one row each, in the order given (top = first)."""
+    plt = _plt()
+    n = len(rows)
+    fig, ax = plt.subplots(figsize=(8.5, max(2.2, 0.32 * n + 1.2)))
+    y = np.arange(n)[::-1]
+    est = rows[estimate].astype(float).to_numpy()
+    lo = rows[low].astype(float).to_numpy()
+    hi = rows[high].astype(float).to_numpy()
+    ax.hlines(y, lo, hi, color=PEER, lw=1.6)
+    ax.plot(est, y, "o", color=PEER, ms=5)
+    ax.axvline(0, color="#333", lw=0.8, ls="--")
+    ax.set_yticks(y)
+    ax.set_yticklabels(rows[label_column].astype(str).tolist(), fontsize=8)
+    if annotation is not None:
+        right = np.nanmax(hi) if np.isfinite(hi).any() else 1.0
+        span = (np.nanmax(hi) - np.nanmin(lo)) if np.isfinite(hi).any() else 1.0
+        for yy, text in zip(y, rows[annotation].astype(str)):
+            ax.text(right + 0.04 * span, yy, text, va="center", fontsize=7)
+        ax.set_xlim(right=right + 0.35 * span)
+    ax.set_xlabel(xlabel)
+    if title:
+        ax.set_title(title, fontsize=10)
+    ax.grid(axis="x", alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def feature_position_plot(features: pd.DataFrame, area_id: str, *, area_name: str | None = None):
+    """Each feature's score in every area (grey) with ``area_id`` and its interval highlighted.
+
+    ``features``: ``lcjp_id, feature, score, ci_low, ci_high`` after disclosure control.
+    """
+    plt = _plt()
+    names = sorted(features["feature"].astype(str).unique())
+    fig, ax = plt.subplots(figsize=(8, max(2.4, 0.55 * len(names) + 1)))
+    rng = np.random.default_rng(0)  # fixed jitter: the same picture every run
+    for i, name in enumerate(names):
+        y = len(names) - 1 - i
+        sub = features[features["feature"].astype(str) == name]
+        others = sub[sub["lcjp_id"] != area_id]["score"].astype(float).dropna()
+        ax.plot(others, y + rng.uniform(-0.12, 0.12, len(others)), "o", color=NATIONAL, alpha=0.45, ms=4)
+        if len(others):
+            ax.plot([others.median()] * 2, [y - 0.3, y + 0.3], color="#333", lw=1.2)
+        own = sub[sub["lcjp_id"] == area_id]
+        if len(own) and pd.notna(own["score"].iloc[0]):
+            row = own.iloc[0]
+            if pd.notna(row.get("ci_low")) and pd.notna(row.get("ci_high")):
+                ax.hlines(y, float(row["ci_low"]), float(row["ci_high"]), color=HIGHLIGHT, lw=2.2)
+            ax.plot(float(row["score"]), y, "D", color=HIGHLIGHT, ms=7)
+        elif len(own):
+            ax.text(ax.get_xlim()[0], y + 0.2, "suppressed", fontsize=7, color=HIGHLIGHT)
+    ax.set_yticks(range(len(names)))
+    ax.set_yticklabels(names[::-1])
+    ax.set_xlabel("Area score (grey: all areas; black bar: national median; red: this area with interval)")
+    ax.set_title(f"{area_name or area_id} against the national distribution", fontsize=10)
+    ax.grid(axis="x", alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def outcome_trends_plot(outcomes: pd.DataFrame, measures: pd.DataFrame, area_id: str, peer_ids: list[str], *,
+                        names: dict[str, str] | None = None, max_columns: int = 3):
+    """Small multiples, one per measure: the area (red), its peers (blue), national median (grey dashed).
+
+    ``outcomes``: ``lcjp_id, period_start, measure, value``; ``measures``: ``measure, description, unit``.
+    """
+    plt = _plt()
+    names = names or {}
+    shown = sorted(outcomes["measure"].astype(str).unique())
+    n = max(1, len(shown))
+    ncols = min(max_columns, n)
+    nrows = math.ceil(n / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(4.0 * ncols, 2.9 * nrows), squeeze=False)
+    meta = measures.set_index(measures["measure"].astype(str)) if len(measures) else pd.DataFrame()
+    for ax, name in zip(axes.flat, shown):
+        sub = outcomes[outcomes["measure"].astype(str) == name].copy()
+        sub["period_start"] = pd.to_datetime(sub["period_start"])
+        national = sub.groupby("period_start")["value"].median().sort_index()
+        ax.plot(national.index, national.to_numpy(), ls="--", color=NATIONAL, lw=1.2, label="national median")
+        for i, peer in enumerate(peer_ids):
+            line = sub[sub["lcjp_id"] == peer].sort_values("period_start")
+            ax.plot(line["period_start"], line["value"].astype(float), color=PEER, alpha=0.55, lw=1,
+                    label="peers" if i == 0 else None)
+        own = sub[sub["lcjp_id"] == area_id].sort_values("period_start")
+        ax.plot(own["period_start"], own["value"].astype(float), color=HIGHLIGHT, lw=2.2, marker="o", ms=3,
+                label=names.get(area_id, area_id))
+        title = name
+        unit = ""
+        if name in meta.index:
+            description = meta.loc[name].get("description")
+            title = str(description) if pd.notna(description) and str(description).strip() else name
+            unit = str(meta.loc[name].get("unit") or "")
+        ax.set_title(title[:60], fontsize=9)
+        ax.set_ylabel(unit, fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.grid(alpha=0.3)
+    for ax in list(axes.flat)[len(shown):]:
+        ax.axis("off")
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    if handles:
+        fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0.06 if handles else 0, 1, 1))
+    return fig
+
+
+def specification_curve_plot(spec: pd.DataFrame, *, estimate: str = "estimate", low: str = "ci_low",
+                             high: str = "ci_high", highlight: pd.Series | None = None, title: str | None = None):
+    """Estimates of all specifications sorted by size, with intervals (highlight: e.g. the primary one)."""
+    plt = _plt()
+    data = spec.copy()
+    data["_est"] = data[estimate].astype(float)
+    order = np.argsort(data["_est"].to_numpy(), kind="mergesort")
+    data = data.iloc[order].reset_index(drop=True)
+    x = np.arange(len(data))
+    fig, ax = plt.subplots(figsize=(8.5, 3.4))
+    if low in data.columns and high in data.columns:
+        ax.vlines(x, data[low].astype(float), data[high].astype(float), color=NATIONAL, alpha=0.6, lw=1)
+    colours = np.where(highlight.iloc[order].to_numpy(dtype=bool), HIGHLIGHT, PEER) if highlight is not None else PEER
+    ax.scatter(x, data["_est"], c=colours, s=12, zorder=3)
+    ax.axhline(0, color="#333", lw=0.8, ls="--")
+    ax.set_xlabel("Specification (sorted by estimate)")
+    ax.set_ylabel("Estimate")
+    if title:
+        ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def triangulation_plot(table: pd.DataFrame, *, x: str, y: str, label: str, xlabel: str, ylabel: str, title: str):
+    """Scatter of one value per visited area against another, each point labelled (no fitted line:
+    with a handful of areas this illustrates, it does not test)."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6.2, 4.2))
+    ax.scatter(table[x].astype(float), table[y].astype(float), color=PEER, s=40)
+    for row in table.itertuples(index=False):
+        ax.annotate(str(getattr(row, label)), (float(getattr(row, x)), float(getattr(row, y))), fontsize=8,
+                    xytext=(4, 4), textcoords="offset points")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig

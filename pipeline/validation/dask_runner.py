@@ -1,0 +1,191 @@
+"""Run the simulation study on Dask, one cached parquet file per design cell.
+
+Replicates are independent tasks, batched (``batch_size`` replicates per task) to amortise Dask's
+per-task overhead. Each replicate is seeded from its own SeedSequence (see ``design.replicate_seed``),
+so the numbers do not depend on the number of workers, the batch size or the scheduling order.
+A cell whose file (keyed by the cell's parameters, the replicate count and a hash of code version
+and settings) already exists is read, not rerun.
+
+The cluster: a ``dask.distributed.LocalCluster`` (one single-threaded worker process per core,
+no dashboard) unless a scheduler address is given (argument, else env ``DASK_SCHEDULER_ADDRESS``).
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .. import io
+from . import design as design_mod
+from .performance import RESULT_COLUMNS
+
+SCHEDULER_ENV = "DASK_SCHEDULER_ADDRESS"
+
+
+def scheduler_address(configured: str | None = None) -> str | None:
+    """The scheduler to use: the configured address, else env DASK_SCHEDULER_ADDRESS, else None (local)."""
+    if configured not in (None, "", "null"):
+        return str(configured)
+    env = os.environ.get(SCHEDULER_ENV, "").strip()
+    return env or None
+
+
+@contextlib.contextmanager
+def dask_client(address: str | None = None, n_workers: int | None = None) -> Iterator:
+    """A dask.distributed Client: to ``address`` (or env) if set, else to a fresh LocalCluster."""
+    from dask.distributed import Client, LocalCluster
+
+    address = scheduler_address(address)
+    if address:
+        client = Client(address, timeout="30s")
+        try:
+            yield client
+        finally:
+            client.close()
+        return
+    n_workers = int(n_workers or os.cpu_count() or 1)
+    # Each worker process runs numpy/BLAS single-threaded, so n workers use n cores, not n^2 threads.
+    env = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONHASHSEED": "0"}
+    with LocalCluster(n_workers=n_workers, processes=True, threads_per_worker=1, dashboard_address=None,
+                      env=env, silence_logs="error") as cluster, Client(cluster) as client:
+        yield client
+
+
+def run_batch(replicate_fn: Callable, cell: design_mod.Cell, replicates: list[int], seed: int,
+              options: dict) -> pd.DataFrame:
+    """Run replicates of one cell (a Dask task). A failing replicate becomes a ``failed`` row, not a crash."""
+    frames = []
+    for replicate in replicates:
+        seed_seq = design_mod.replicate_seed(seed, cell, replicate)
+        try:
+            frame = replicate_fn(cell, seed_seq, **options)
+            frame = frame.assign(status="ok", error=pd.NA)
+        except Exception as exc:  # recorded per replicate; the study reports the failure rate
+            frame = pd.DataFrame([{"status": "failed", "error": f"{type(exc).__name__}: {exc}"[:500]}])
+        frame = frame.assign(replicate=int(replicate), cell_key=cell.key, **cell.factors())
+        frames.append(frame)
+    return _tidy(pd.concat(frames, ignore_index=True))
+
+
+def _tidy(frame: pd.DataFrame) -> pd.DataFrame:
+    for column in RESULT_COLUMNS:
+        if column not in frame.columns:
+            frame[column] = pd.NA
+    frame = frame[RESULT_COLUMNS].copy()
+    for column in ["icc1", "effect_fraction", "truth", "truth_r", "estimate", "se", "ci_low", "ci_high",
+                   "p_value", "p_adjusted"]:
+        frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("float64")
+    for column in ["informative_nonresponse", "unmeasured_confounder"]:
+        frame[column] = frame[column].astype(bool)
+    frame["replicate"] = frame["replicate"].astype("int64")
+    frame["n_areas"] = pd.to_numeric(frame["n_areas"], errors="coerce").astype("Int64")
+    for column in ["cell_key", "model", "feature", "outcome", "status", "error"]:
+        frame[column] = frame[column].astype("string")
+    return frame
+
+
+def sort_results(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.sort_values(["cell_key", "replicate", "model", "feature", "outcome"],
+                             na_position="last").reset_index(drop=True)
+
+
+def batches(n_replicates: int, batch_size: int) -> list[list[int]]:
+    batch_size = max(1, int(batch_size))
+    return [list(range(start, min(start + batch_size, n_replicates))) for start in range(0, n_replicates, batch_size)]
+
+
+def run_study(cells: pd.DataFrame, replicate_fn: Callable, *, seed: int, options: dict, cache_dir: Path,
+              settings_hash: str, client=None, batch_size: int = 10, progress: bool = True,
+              prune: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Run (or read from cache) every cell of ``cells``; return (replicate results, run log).
+
+    ``cells`` is ``design.design_cells(...)``. With ``client=None`` the replicates run serially in
+    this process (same numbers). The run log has one row per cell: ``cell_key, n_replicates, file,
+    cached (bool), n_failed``. With ``prune`` the cache folder keeps only the current cells' files,
+    so its content depends only on params and code, never on earlier runs.
+    """
+    cache_dir = Path(cache_dir)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    todo, frames, log = [], {}, []
+    for row in cells.to_dict("records"):
+        cell = design_mod.cell_from_row(row)
+        path = cache_dir / design_mod.cell_file_name(cell.key, row["n_replicates"], settings_hash)
+        if path.is_file():
+            frames[cell.key] = pd.read_parquet(path)
+            log.append({"cell_key": cell.key, "n_replicates": int(row["n_replicates"]), "file": path.name,
+                        "cached": True})
+        else:
+            todo.append((cell, int(row["n_replicates"]), path))
+            log.append({"cell_key": cell.key, "n_replicates": int(row["n_replicates"]), "file": path.name,
+                        "cached": False})
+    tasks = [(cell, batch) for cell, n, _ in todo for batch in batches(n, batch_size)]
+    pieces: dict[str, list[pd.DataFrame]] = {cell.key: [] for cell, _, _ in todo}
+    bar = _progress_bar(len(tasks), sum(n for _, n, _ in todo), progress)
+    if client is None:
+        for cell, batch in tasks:
+            pieces[cell.key].append(run_batch(replicate_fn, cell, batch, seed, options))
+            bar.update(len(batch))
+    else:
+        from dask.distributed import as_completed
+        futures = {}
+        for cell, batch in tasks:
+            future = client.submit(run_batch, replicate_fn, cell, batch, seed, options, pure=False,
+                                   key=f"validate-{settings_hash}-{cell.key}-{batch[0]}")
+            futures[future] = (cell, batch)
+        for future in as_completed(list(futures)):
+            cell, batch = futures[future]
+            pieces[cell.key].append(future.result())
+            bar.update(len(batch))
+            future.release()
+    bar.close()
+    for cell, n, path in todo:
+        frame = sort_results(pd.concat(pieces[cell.key], ignore_index=True))
+        io.write_parquet(frame, path)
+        frames[cell.key] = frame
+    if prune:
+        keep = {entry["file"] for entry in log}
+        for stale in cache_dir.glob("cell_*.parquet"):
+            if stale.name not in keep:
+                stale.unlink()
+    results = sort_results(pd.concat([frames[k] for k in sorted(frames)], ignore_index=True))
+    run_log = pd.DataFrame(log)
+    failed = results[results["status"] != "ok"].groupby("cell_key")["replicate"].nunique()
+    run_log["n_failed"] = run_log["cell_key"].map(failed).fillna(0).astype("int64")
+    return results, run_log.sort_values("cell_key").reset_index(drop=True)
+
+
+class _NoBar:
+    def update(self, n=1):
+        pass
+
+    def close(self):
+        pass
+
+
+def _progress_bar(n_tasks: int, n_replicates: int, enabled: bool):
+    if not enabled or n_tasks == 0:
+        return _NoBar()
+    from tqdm import tqdm
+    return tqdm(total=n_replicates, unit="replicate", desc="validation", file=sys.stderr, mininterval=2.0,
+                dynamic_ncols=True)
+
+
+def results_fingerprint(results: pd.DataFrame) -> str:
+    """A hash of the numbers (for checking that 1 and 2 workers give identical results)."""
+    import hashlib
+    data = sort_results(results)
+    digest = hashlib.sha256()
+    digest.update(pd.util.hash_pandas_object(data, index=False).to_numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
+def default_batch_size(n_replicates_total: int, n_workers: int, target_tasks_per_worker: int = 8,
+                       maximum: int = 25) -> int:
+    """Batches big enough to amortise task overhead, small enough to balance the load."""
+    per = int(np.ceil(n_replicates_total / max(1, n_workers * target_tasks_per_worker)))
+    return int(min(maximum, max(1, per)))

@@ -1,0 +1,186 @@
+"""Performance measures of the simulation study, each with its Monte Carlo standard error.
+
+Formulas follow Morris, White & Crowther (2019, Statistics in Medicine 38:2074, Table 6), with
+n = number of replicates that produced an estimate:
+
+- bias = mean(est - truth), MCSE = sd(est) / sqrt(n)
+- empirical SE = sd(est), MCSE = empSE / sqrt(2 (n - 1))
+- model SE = sqrt(mean(se^2)), MCSE = sqrt(var(se^2) / (4 n modSE^2))
+- relative error of model SE (%) = 100 (modSE / empSE - 1),
+  MCSE = 100 (modSE / empSE) sqrt(var(se^2) / (4 n modSE^4) + 1 / (2 (n - 1)))
+- coverage, rejection rates (type-I error, power), FWER = p, MCSE = sqrt(p (1 - p) / n)
+
+Family-level measures (FWER, FDR, per-test type-I error and power pooled over the grid) are
+first computed per replicate, then averaged over replicates, so their MCSE respects that the
+tests within one replicate share one data set.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+# Replicate-level results: one row per replicate x model x feature x outcome (``status == "ok"``),
+# or one row per failed replicate (``status == "failed"``, estimates missing, ``error`` says why).
+RESULT_COLUMNS = ["cell_key", "icc1", "effect_fraction", "informative_nonresponse", "unmeasured_confounder",
+                  "replicate", "model", "feature", "outcome", "truth", "truth_r", "estimate", "se", "ci_low",
+                  "ci_high", "p_value", "p_adjusted", "n_areas", "status", "error"]
+CELL_FACTORS = ["cell_key", "icc1", "effect_fraction", "informative_nonresponse", "unmeasured_confounder"]
+PAIR_COLUMNS = CELL_FACTORS + ["model", "feature", "outcome", "measure", "value", "mcse", "n_sim"]
+FAMILY_COLUMNS = CELL_FACTORS + ["model", "measure", "value", "mcse", "n_sim", "n_failed"]
+
+NULL_TOLERANCE = 1e-12
+
+
+def _proportion(p: float, n: int) -> tuple[float, float]:
+    if n == 0:
+        return np.nan, np.nan
+    return float(p), float(np.sqrt(p * (1 - p) / n))
+
+
+def pair_measures(est: np.ndarray, se: np.ndarray, truth: np.ndarray, covered: np.ndarray,
+                  rejected_raw: np.ndarray, rejected_adjusted: np.ndarray) -> list[tuple[str, float, float]]:
+    """(measure, value, mcse) for one estimand over n replicates (Morris et al. 2019, Table 6)."""
+    est = np.asarray(est, float)
+    se = np.asarray(se, float)
+    n = est.size
+    if n < 2:
+        return []
+    out = []
+    true_value = float(np.mean(truth))
+    emp_se = float(np.std(est, ddof=1))
+    out.append(("truth", true_value, 0.0))
+    out.append(("mean_estimate", float(np.mean(est)), emp_se / np.sqrt(n)))
+    out.append(("bias", float(np.mean(est - truth)), emp_se / np.sqrt(n)))
+    if abs(true_value) > NULL_TOLERANCE:
+        out.append(("relative_bias", float(np.mean(est - truth) / true_value), emp_se / np.sqrt(n) / abs(true_value)))
+    out.append(("empirical_se", emp_se, emp_se / np.sqrt(2 * (n - 1))))
+    se_ok = se[np.isfinite(se)]
+    if se_ok.size >= 2:
+        var_se2 = float(np.var(se_ok ** 2, ddof=1))
+        model_se = float(np.sqrt(np.mean(se_ok ** 2)))
+        out.append(("model_se", model_se, float(np.sqrt(var_se2 / (4 * se_ok.size * model_se ** 2)))))
+        if emp_se > 0:
+            ratio = model_se / emp_se
+            out.append(("relative_error_model_se_pct", 100 * (ratio - 1),
+                        100 * ratio * float(np.sqrt(var_se2 / (4 * se_ok.size * model_se ** 4) + 1 / (2 * (n - 1))))))
+    cov = np.asarray(covered, float)
+    out.append(("coverage", *_proportion(np.mean(cov), n)))
+    raw_name = "type1_error" if abs(true_value) <= NULL_TOLERANCE else "power"
+    out.append((raw_name, *_proportion(np.mean(np.asarray(rejected_raw, float)), n)))
+    out.append((raw_name + "_adjusted", *_proportion(np.mean(np.asarray(rejected_adjusted, float)), n)))
+    return out
+
+
+def _ok(results: pd.DataFrame) -> pd.DataFrame:
+    missing = [c for c in RESULT_COLUMNS if c not in results.columns]
+    if missing:
+        raise ValueError(f"replicate results lack columns {missing}; expected {RESULT_COLUMNS}")
+    ok = results[results["status"] == "ok"].copy()
+    ok = ok[np.isfinite(ok["estimate"].to_numpy(float))]
+    return ok
+
+
+def _flags(ok: pd.DataFrame, alpha: float) -> pd.DataFrame:
+    ok = ok.copy()
+    truth = ok["truth"].to_numpy(float)
+    ok["is_null"] = np.abs(truth) <= NULL_TOLERANCE
+    ok["covered"] = (ok["ci_low"].to_numpy(float) <= truth) & (truth <= ok["ci_high"].to_numpy(float))
+    ok["rejected_raw"] = ok["p_value"].to_numpy(float) < alpha
+    ok["rejected_adjusted"] = ok["p_adjusted"].to_numpy(float) < alpha
+    return ok
+
+
+def performance_by_estimand(results: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
+    """Bias, empirical and model SE, coverage, type-I error or power per cell x model x feature x outcome.
+
+    Long format (``PAIR_COLUMNS``): one row per measure with its value and Monte Carlo SE.
+    """
+    ok = _flags(_ok(results), alpha)
+    rows = []
+    for key, group in ok.groupby(CELL_FACTORS + ["model", "feature", "outcome"], sort=True, dropna=False):
+        measures = pair_measures(group["estimate"].to_numpy(float), group["se"].to_numpy(float),
+                                 group["truth"].to_numpy(float), group["covered"].to_numpy(),
+                                 group["rejected_raw"].to_numpy(), group["rejected_adjusted"].to_numpy())
+        for name, value, mcse in measures:
+            rows.append((*key, name, value, mcse, len(group)))
+    return pd.DataFrame(rows, columns=PAIR_COLUMNS)
+
+
+def per_replicate_family(results: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
+    """Per replicate and model: tests, true nulls, rejections (V false, S true), coverage share."""
+    ok = _flags(_ok(results), alpha)
+    keys = CELL_FACTORS + ["model", "replicate"]
+    ok["false_adj"] = ok["is_null"] & ok["rejected_adjusted"]
+    ok["true_adj"] = ~ok["is_null"] & ok["rejected_adjusted"]
+    ok["false_raw"] = ok["is_null"] & ok["rejected_raw"]
+    ok["true_raw"] = ~ok["is_null"] & ok["rejected_raw"]
+    ok["nonnull"] = ~ok["is_null"]
+    truth = ok["truth"].to_numpy(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ok["rel_error"] = np.where(ok["nonnull"], (ok["estimate"].to_numpy(float) - truth) / truth, np.nan)
+    agg = ok.groupby(keys, sort=True).agg(
+        n_tests=("is_null", "size"), n_null=("is_null", "sum"), n_nonnull=("nonnull", "sum"),
+        v_adjusted=("false_adj", "sum"), s_adjusted=("true_adj", "sum"),
+        v_raw=("false_raw", "sum"), s_raw=("true_raw", "sum"),
+        covered=("covered", "mean"), mean_relative_error=("rel_error", "mean"),
+    ).reset_index()
+    return agg
+
+
+def performance_by_cell(results: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
+    """Family-level measures per cell and model (``FAMILY_COLUMNS``), each with its MCSE.
+
+    Measures: ``fwer`` and ``fdr`` (with the method's multiplicity adjustment), ``fwer_unadjusted``,
+    ``type1_error_per_test`` and ``power_per_test`` (raw p < alpha, pooled over the tests of the
+    family), ``power_per_test_adjusted``, ``power_any`` (at least one true effect detected after
+    adjustment), ``coverage`` (share of intervals covering the truth), ``relative_bias`` (mean of
+    (est - truth) / truth over planted effects), ``failure_rate``.
+    """
+    fam = per_replicate_family(results, alpha)
+    failed = results[results["status"] != "ok"].groupby(CELL_FACTORS, sort=True)["replicate"].nunique()
+    attempted = results.groupby(CELL_FACTORS, sort=True)["replicate"].nunique()
+    rows = []
+    for key, g in fam.groupby(CELL_FACTORS + ["model"], sort=True):
+        cell = tuple(key[: len(CELL_FACTORS)])
+        n_failed = int(failed.get(cell, 0))
+        n = len(g)
+
+        def mean_of(values, binary=False):
+            values = np.asarray(values, float)
+            values = values[np.isfinite(values)]
+            if values.size == 0:
+                return None
+            m = float(values.mean())
+            if binary:
+                return m, float(np.sqrt(m * (1 - m) / values.size)), values.size
+            mcse = float(values.std(ddof=1) / np.sqrt(values.size)) if values.size > 1 else np.nan
+            return m, mcse, values.size
+
+        def add(name, result):
+            if result is not None:
+                rows.append((*key, name, result[0], result[1], result[2], n_failed))
+
+        has_null = g["n_null"] > 0
+        has_nonnull = g["n_nonnull"] > 0
+        if has_null.any():
+            add("fwer", mean_of((g.loc[has_null, "v_adjusted"] > 0), binary=True))
+            add("fwer_unadjusted", mean_of((g.loc[has_null, "v_raw"] > 0), binary=True))
+            add("type1_error_per_test", mean_of(g.loc[has_null, "v_raw"] / g.loc[has_null, "n_null"]))
+        r_adj = g["v_adjusted"] + g["s_adjusted"]
+        add("fdr", mean_of(np.where(r_adj > 0, g["v_adjusted"] / r_adj.clip(lower=1), 0.0)))
+        if has_nonnull.any():
+            add("power_per_test", mean_of(g.loc[has_nonnull, "s_raw"] / g.loc[has_nonnull, "n_nonnull"]))
+            add("power_per_test_adjusted", mean_of(g.loc[has_nonnull, "s_adjusted"] / g.loc[has_nonnull, "n_nonnull"]))
+            add("power_any", mean_of((g.loc[has_nonnull, "s_adjusted"] > 0), binary=True))
+            add("relative_bias", mean_of(g.loc[has_nonnull, "mean_relative_error"]))
+        add("coverage", mean_of(g["covered"]))
+        n_attempted = int(attempted.get(cell, n))
+        add("failure_rate", (n_failed / n_attempted, float(np.sqrt(n_failed / n_attempted * (1 - n_failed / n_attempted)
+                                                                    / n_attempted)), n_attempted))
+    out = pd.DataFrame(rows, columns=FAMILY_COLUMNS)
+    return out.sort_values(CELL_FACTORS + ["model", "measure"]).reset_index(drop=True)
+
+
+def within_mc_error(value: float, target: float, mcse: float, z: float = 1.96) -> bool:
+    """Whether ``value`` is within z Monte Carlo SEs of ``target`` (e.g. coverage vs 0.95)."""
+    return bool(abs(value - target) <= z * mcse)

@@ -1,0 +1,118 @@
+"""End to end, as a new user would: a copy of the repo, the pipeline run as `make repro` runs it, then checks.
+
+Runs once per session (module fixture) in a temporary copy holding exactly the files git would give a clone
+(tracked plus untracked-not-ignored), so nothing from the working tree's data/processed or reports leaks in.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from pipeline import paths
+
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("e2e")]
+
+BIN = Path(sys.executable).parent
+
+
+def _env(root: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}", INSTEP_ROOT=str(root), PYTHONPATH=str(root),
+               PYTHONHASHSEED="0", MPLBACKEND="Agg")
+    env.pop("DASK_SCHEDULER_ADDRESS", None)
+    return env
+
+
+def _run(args: list[str], root: Path, timeout: int = 900) -> subprocess.CompletedProcess:
+    result = subprocess.run(args, cwd=root, env=_env(root), capture_output=True, text=True, timeout=timeout)
+    if result.returncode != 0:
+        raise AssertionError(f"{' '.join(args)} failed ({result.returncode}):\n{result.stdout[-4000:]}\n"
+                             f"{result.stderr[-6000:]}")
+    return result
+
+
+def copy_repo(dest: Path) -> Path:
+    """Copy what a clone would hold (tracked + untracked-not-ignored files) and make it a git repo."""
+    listed = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"], cwd=paths.ROOT,
+                            capture_output=True, check=True).stdout.decode().split("\0")
+    for rel in filter(None, listed):
+        src = paths.ROOT / rel
+        if src.is_file():
+            target = dest / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, target)
+    git = ["git", "-c", "user.name=In Step test", "-c", "user.email=test@example.invalid"]
+    subprocess.run(["git", "init", "-q"], cwd=dest, check=True)
+    subprocess.run(git + ["add", "-A"], cwd=dest, check=True)
+    subprocess.run(git + ["commit", "-qm", "copy for end-to-end test"], cwd=dest, check=True)
+    return dest
+
+
+def _digests(root: Path) -> dict[str, str]:
+    files = sorted((root / "data" / "processed").rglob("*")) + [root / "reports" / "metrics.json"]
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in files if p.is_file()
+            and "validation" not in p.parts}
+
+
+@pytest.fixture(scope="module")
+def built_copy(tmp_path_factory) -> Path:
+    root = copy_repo(tmp_path_factory.mktemp("e2e") / "instep")
+    _run([str(BIN / "python"), "-m", "pipeline.orchestrate", "--jobs", "2"], root, timeout=1800)
+    return root
+
+
+def test_pipeline_produces_every_report(built_copy):
+    reports = built_copy / "reports"
+    index = (reports / "index.html").read_text(encoding="utf-8")
+    for name in ["findings.html", "features.html", "estimate.html", "clean_survey.html"]:
+        assert (reports / name).is_file(), name
+        assert name in index, f"index does not link {name}"
+    areas = sorted((reports / "areas").glob("*.html"))
+    assert len(areas) == 42
+    for page in areas:
+        assert f"areas/{page.name}" in index, f"index does not link {page.name}"
+    assert (built_copy / "data" / "processed" / "estimates.csv").is_file()
+
+
+def test_second_repro_is_up_to_date_and_status_clean(built_copy):
+    start = time.perf_counter()
+    out = _run([str(BIN / "dvc"), "repro"], built_copy).stdout
+    elapsed = time.perf_counter() - start
+    assert "up to date" in out.lower() and "Running stage" not in out
+    status = _run([str(BIN / "dvc"), "status"], built_copy).stdout
+    assert "up to date" in status.lower() or status.strip() == "", status
+    print(f"no-op dvc repro took {elapsed:.2f} s")
+
+
+def test_rerun_is_byte_identical(built_copy):
+    before = _digests(built_copy)
+    assert any(k.endswith("estimates.csv") for k in before)
+    for stage in ["clean_survey", "clean_fieldwork", "clean_outcomes", "clean_covariates", "features", "estimate"]:
+        _run([str(BIN / "dvc"), "repro", "--force", "--single-item", stage], built_copy)
+    after = _digests(built_copy)
+    changed = [k for k in before if before[k] != after.get(k)]
+    assert not changed, f"not deterministic: {changed}"
+
+
+def test_reports_are_offline_and_labelled_synthetic(built_copy):
+    pages = sorted((built_copy / "reports").rglob("*.html"))
+    assert pages
+    external = re.compile(r"""(?:src|href)\s*=\s*["']?(?:https?:)?//|url\(\s*["']?(?:https?:)?//""", re.I)
+    for page in pages:
+        text = page.read_text(encoding="utf-8")
+        assert not external.search(text), f"{page.name} loads something from the network"
+        assert "SYNTHETIC DEMONSTRATION DATA" in text, f"{page.name} lacks the synthetic-data banner"
+
+
+def test_notebooks_run_under_nbval_in_the_built_copy(built_copy):
+    notebooks = [str(p) for p in sorted((built_copy / "notebooks").glob("0[1-5]_*.ipynb"))]
+    _run([str(BIN / "python"), "-m", "pytest", "-q", "-p", "no:cacheprovider", "--nbval-lax",
+          "--nbval-current-env", *notebooks], built_copy, timeout=900)

@@ -1,0 +1,173 @@
+"""The project's skeleton: paths anchored at the root, area matching, notebooks without outputs, the runner."""
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pandas as pd
+import pytest
+import yaml
+
+from pipeline import paths
+from pipeline.areas import AreaMatcher, load_partnerships, normalise_name
+from pipeline.errors import InputError
+from pipeline.notebook import notebook_parameters, run
+
+
+def test_root_is_repo_and_independent_of_cwd(tmp_path, monkeypatch):
+    assert (paths.ROOT / "dvc.yaml").is_file() and (paths.ROOT / "params.yaml").is_file()
+    monkeypatch.chdir(tmp_path)
+    code = "from pipeline import paths; print(paths.ROOT)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert Path(out) == paths.ROOT
+
+
+def test_reference_table_has_43_forces_and_42_partnerships():
+    partnerships = load_partnerships()
+    assert len(partnerships) == 42
+    assert partnerships["n_forces"].sum() == 43
+    multi = partnerships[partnerships["n_forces"] > 1]
+    assert len(multi) == 1 and multi.iloc[0]["pfa_codes"].count(";") == 1
+
+
+@pytest.mark.parametrize("name, lcjp, pfa", [
+    ("Avon & Somerset Constabulary", "avon-and-somerset", "E23000036"),
+    ("Devon and Cornwall Police", "devon-and-cornwall", "E23000035"),
+    ("MPS", "london", "E23000001"),
+    ("  met ", "london", "E23000001"),
+    ("City of London Police", "london", "E23000034"),
+    ("London CJB", "london", None),
+    ("Dyfed Powys", "dyfed-powys", "W15000004"),
+    ("north wales police", "north-wales", "W15000001"),
+    ("KENT", "kent", "E23000032"),
+    ("E23000032", "kent", "E23000032"),
+    ("Greater  Manchester Police", "greater-manchester", "E23000005"),
+])
+def test_area_variants_resolve(name, lcjp, pfa):
+    match = AreaMatcher.from_reference().match(name)
+    assert match.lcjp_id == lcjp
+    assert match.pfa_code == pfa
+
+
+@pytest.mark.parametrize("name, expected", [
+    ("Yorkshire", "unknown area"),
+    ("Kentt Police", "closest known names: Kent"),
+    ("", "blank"),
+])
+def test_unknown_names_are_errors_listing_closest(name, expected):
+    matcher = AreaMatcher.from_reference()
+    with pytest.raises(InputError) as err:
+        matcher.match(name, file="survey/x.csv", row=7)
+    message = str(err.value)
+    assert expected in message and "survey/x.csv" in message and "row 7" in message and "area_aliases.csv" in message
+
+
+def test_ambiguous_alias_is_reported_not_guessed():
+    forces = AreaMatcher.from_reference().forces
+    aliases = pd.DataFrame({"alias": ["Valley", "Valley"], "area": ["E23000029", "E23000032"]})
+    matcher = AreaMatcher(forces, aliases)
+    assert matcher.lookup("valley") is None
+    assert "ambiguous" in matcher.problem("Valley")
+
+
+def test_match_series_is_vectorised_and_keeps_index():
+    names = pd.Series(["Kent", "nowhere", "kent police"], index=[10, 11, 12])
+    out = AreaMatcher.from_reference().match_series(names)
+    assert list(out.index) == [10, 11, 12]
+    assert out.loc[10, "lcjp_id"] == "kent" and out.loc[12, "lcjp_id"] == "kent"
+    assert pd.isna(out.loc[11, "lcjp_id"]) and "unknown area" in out.loc[11, "area_problem"]
+
+
+def test_normalise_name_strips_organisational_words():
+    assert normalise_name("The Dyfed-Powys Police Service") == "dyfed powys"
+    assert normalise_name("Avon & Somerset Local Criminal Justice Board") == "avon and somerset"
+
+
+def test_notebooks_committed_without_outputs():
+    notebooks = sorted(paths.NOTEBOOKS.glob("*.ipynb"))
+    assert notebooks, "no notebooks found"
+    for path in notebooks:
+        nb = nbformat.read(path, as_version=4)
+        for cell in nb.cells:
+            if cell.cell_type == "code":
+                assert not cell.get("outputs") and cell.get("execution_count") is None, f"{path.name} has outputs"
+
+
+def test_every_notebook_has_a_parameters_cell():
+    for path in sorted(paths.NOTEBOOKS.glob("*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        tagged = [c for c in nb.cells if "parameters" in c.get("metadata", {}).get("tags", [])]
+        assert len(tagged) == 1, f"{path.name} needs exactly one cell tagged 'parameters'"
+
+
+def test_parameters_come_from_params_groups():
+    params = {"features": {"alpha_min": 0.7, "seed": 1}, "areas": {"kent": {"n_peers": 5}}}
+    out = notebook_parameters(["features"], "kent", params)
+    assert out == {"alpha_min": 0.7, "seed": 1, "area_id": "kent", "area_params": {"n_peers": 5}}
+    with pytest.raises(SystemExit):
+        notebook_parameters(["nope"], None, params)
+
+
+def _tiny_notebook(path: Path, body: str) -> None:
+    nb = nbformat.v4.new_notebook()
+    params = nbformat.v4.new_code_cell("x = 1")
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [nbformat.v4.new_markdown_cell("# Tiny report"), params, nbformat.v4.new_code_cell(body)]
+    nb.metadata["kernelspec"] = {"name": "instep", "display_name": "In Step", "language": "python"}
+    nbformat.write(nb, path)
+
+
+def test_runner_writes_offline_html(tmp_path):
+    nb = tmp_path / "ok.ipynb"
+    _tiny_notebook(nb, "print('value', x * 2)")
+    out = tmp_path / "out" / "ok"
+    run(nb, out, {"x": 21}, stage="tiny")
+    html = out.with_suffix(".html").read_text(encoding="utf-8")
+    assert "value 42" in html and "<title>Tiny report</title>" in html
+    external = re.findall(r"""(?:src|href)\s*=\s*["']?(?:https?:)?//|url\(\s*["']?(?:https?:)?//|import\s*\(?["']https?://""",
+                          html, flags=re.I)
+    assert external == [], "the report loads something from the network"
+    assert json.loads(out.with_suffix(".ipynb").read_text())["cells"]
+
+
+def test_failing_notebook_names_stage_notebook_and_cell_and_leaves_no_report(tmp_path):
+    nb = tmp_path / "bad.ipynb"
+    _tiny_notebook(nb, "raise ValueError('planted failure')")
+    out = tmp_path / "out" / "bad"
+    out.parent.mkdir()
+    out.with_suffix(".html").write_text("stale")
+    with pytest.raises(SystemExit) as err:
+        run(nb, out, {}, stage="tiny@stage")
+    message = str(err.value)
+    assert "tiny@stage" in message and "bad.ipynb" in message and "cell 2" in message and "planted failure" in message
+    assert not out.with_suffix(".html").exists() and not out.with_suffix(".ipynb").exists()
+    assert out.with_suffix(".FAILED.ipynb").exists()
+
+
+def test_ci_runs_make_test():
+    text = (paths.ROOT / ".ci" / "run").read_text()
+    assert "make test" in text and "set -e" in text
+
+
+def test_dvc_config_is_offline():
+    config = (paths.ROOT / ".dvc" / "config").read_text()
+    assert "analytics = false" in config and "check_update = false" in config
+
+
+def test_every_area_in_params_is_a_partnership():
+    params = yaml.safe_load(paths.PARAMS.read_text())
+    assert sorted(params["areas"]) == sorted(load_partnerships()["lcjp_id"])
+
+
+def test_environment_yml_pins_equal_the_lock():
+    lock = {l.strip() for l in (paths.ROOT / "requirements.lock").read_text().splitlines()
+            if l.strip() and not l.startswith("#")}
+    env = yaml.safe_load((paths.ROOT / "environment.yml").read_text())
+    pip_section = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
+    assert "python=3.11" in env["dependencies"]
+    assert {p for p in pip_section if "==" in p} == lock
+    assert all("==" in line for line in lock), "every lock line must be an exact pin"

@@ -1,0 +1,236 @@
+"""The validation study's harness: seeds, caching, performance measures, Dask (local and external)."""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipeline.errors import InputError
+from pipeline.validation import design, dask_runner, performance, study
+
+SEED = 11
+
+
+def _cells(n=6):
+    return design.design_cells([0.1], [0.0, 1.0], [False], [True], n_replicates=n, design="core")
+
+
+def test_design_core_and_full_cells():
+    core = design.design_cells([0.05, 0.1, 0.2], [0, 0.5, 1], [False, True], [False, True], 100, "core")
+    full = design.design_cells([0.05, 0.1, 0.2], [0, 0.5, 1], [False, True], [False, True], 100, "full")
+    assert len(full) == 36 and full["cell_key"].is_unique
+    assert len(core) == 9 + 3 + 3
+    stress = core[core["role"] == "stress"]
+    assert set(stress["icc1"]) == {0.1}
+    assert not (stress["informative_nonresponse"] & stress["unmeasured_confounder"]).any()
+    assert set(core["cell_key"]) <= set(full["cell_key"])
+
+
+def test_design_rejects_bad_params():
+    with pytest.raises(InputError, match="icc1_levels"):
+        design.design_cells([1.5], [0], [False], [False], 10)
+    with pytest.raises(InputError, match="design"):
+        design.design_cells([0.1], [0], [False], [False], 10, design="everything")
+
+
+def test_seeds_depend_on_cell_and_replicate_not_order():
+    a = design.Cell(0.1, 0.5, False, True)
+    b = design.Cell(0.1, 0.5, True, False)
+    s = lambda c, r: design.replicate_seed(SEED, c, r).generate_state(2).tolist()
+    assert s(a, 3) == s(a, 3)
+    assert s(a, 3) != s(a, 4) and s(a, 3) != s(b, 3)
+    assert a.key == "icc0.1_eff0.5_nr0_uc1"
+
+
+def test_mde_matches_pingouin_power_corr():
+    import pingouin as pg
+    assert study.mde_r(42) == pytest.approx(pg.power_corr(n=42, power=0.8), abs=0.01)
+    assert study.mde_r(42, n_covariates=5) > study.mde_r(42)
+
+
+def test_serial_run_caches_and_is_batch_invariant(tmp_path):
+    cells = _cells(6)
+    first, log1 = dask_runner.run_study(cells, study.textbook_replicate, seed=SEED, options={},
+                                        cache_dir=tmp_path / "a", settings_hash="h1", batch_size=4, progress=False)
+    assert not log1["cached"].any() and len(list((tmp_path / "a").glob("cell_*.parquet"))) == 2
+    mtimes = {p: p.stat().st_mtime_ns for p in (tmp_path / "a").glob("cell_*.parquet")}
+    again, log2 = dask_runner.run_study(cells, study.textbook_replicate, seed=SEED, options={},
+                                        cache_dir=tmp_path / "a", settings_hash="h1", batch_size=4, progress=False)
+    assert log2["cached"].all()
+    assert {p: p.stat().st_mtime_ns for p in mtimes} == mtimes
+    pd.testing.assert_frame_equal(first, again)
+    other, _ = dask_runner.run_study(cells, study.textbook_replicate, seed=SEED, options={},
+                                     cache_dir=tmp_path / "b", settings_hash="h1", batch_size=1, progress=False)
+    pd.testing.assert_frame_equal(first, other)
+    assert sorted(p.read_bytes() for p in (tmp_path / "a").glob("*.parquet")) == \
+        sorted(p.read_bytes() for p in (tmp_path / "b").glob("*.parquet"))
+    # a new settings hash (code change) reruns and prunes the stale files
+    _, log3 = dask_runner.run_study(cells, study.textbook_replicate, seed=SEED, options={},
+                                    cache_dir=tmp_path / "a", settings_hash="h2", batch_size=4, progress=False)
+    assert not log3["cached"].any()
+    assert all("_h2.parquet" in p.name for p in (tmp_path / "a").glob("cell_*.parquet"))
+    different_seed, _ = dask_runner.run_study(cells, study.textbook_replicate, seed=SEED + 1, options={},
+                                              cache_dir=tmp_path / "c", settings_hash="h1", progress=False)
+    assert not np.allclose(first["estimate"], different_seed["estimate"])
+
+
+def _failing_replicate(cell, seed_seq, **_):
+    if seed_seq.spawn_key[-1] == 1:
+        raise ValueError("boom")
+    return study.textbook_replicate(cell, seed_seq)
+
+
+def test_failed_replicates_are_recorded_not_fatal(tmp_path):
+    cells = design.design_cells([0.1], [0.0], [False], [False], n_replicates=3)
+    results, log = dask_runner.run_study(cells, _failing_replicate, seed=SEED, options={}, cache_dir=tmp_path,
+                                         settings_hash="x", progress=False)
+    failed = results[results["status"] == "failed"]
+    assert failed["replicate"].tolist() == [1] and "boom" in failed["error"].iloc[0]
+    assert log["n_failed"].tolist() == [1]
+    cell_perf = performance.performance_by_cell(results)
+    rate = cell_perf[cell_perf["measure"] == "failure_rate"]["value"].iloc[0]
+    assert rate == pytest.approx(1 / 3)
+
+
+def test_textbook_control_has_nominal_coverage_and_type1(tmp_path):
+    """Known answer: exact t intervals cover 95 %, null tests reject 5 % (within 3 MC SEs)."""
+    cells = design.design_cells([0.1], [0.0, 1.0], [False], [False], n_replicates=300)
+    results, _ = dask_runner.run_study(cells, study.textbook_replicate, seed=SEED, options={}, cache_dir=tmp_path,
+                                       settings_hash="t", progress=False)
+    pairs = performance.performance_by_estimand(results)
+    cov = pairs[pairs["measure"] == "coverage"]
+    assert len(cov) == 2 * 4 * 3
+    pooled = performance.performance_by_cell(results)
+    for _, row in pooled[pooled["measure"].isin(["coverage", "type1_error_per_test"])].iterrows():
+        target = 0.95 if row["measure"] == "coverage" else 0.05
+        assert abs(row["value"] - target) <= 3 * row["mcse"], row.to_dict()
+    full_null = pooled[(pooled["effect_fraction"] == 0)]
+    fdr = full_null[full_null["measure"] == "fdr"].iloc[0]
+    fwer = full_null[full_null["measure"] == "fwer"].iloc[0]
+    assert fdr["value"] == pytest.approx(fwer["value"])  # under the full null FDR = FWER
+    assert fdr["value"] <= 0.05 + 3 * fdr["mcse"]
+    power = pooled[(pooled["effect_fraction"] == 1) & (pooled["measure"] == "power_per_test")].iloc[0]
+    assert abs(power["value"] - 0.8) <= 3 * power["mcse"] + 0.02  # effect = MDE gives 80 % power
+
+
+def test_performance_measures_known_values():
+    est = np.array([1.0, 2.0, 3.0, 4.0])
+    se = np.array([1.0, 1.0, 1.0, 1.0])
+    m = dict((name, (v, s)) for name, v, s in performance.pair_measures(
+        est, se, np.full(4, 2.0), np.array([1, 1, 0, 1]), np.array([0, 1, 1, 1]), np.array([0, 0, 1, 1])))
+    emp = np.std(est, ddof=1)
+    assert m["bias"] == pytest.approx((0.5, emp / 2))
+    assert m["empirical_se"] == pytest.approx((emp, emp / np.sqrt(6)))
+    assert m["model_se"][0] == pytest.approx(1.0) and m["model_se"][1] == pytest.approx(0.0)
+    assert m["coverage"] == pytest.approx((0.75, np.sqrt(0.75 * 0.25 / 4)))
+    assert m["power"][0] == pytest.approx(0.75) and m["power_adjusted"][0] == pytest.approx(0.5)
+    assert m["relative_error_model_se_pct"][0] == pytest.approx(100 * (1 / emp - 1))
+
+
+def test_fdr_counts_false_discoveries_among_rejections():
+    rows = []
+    # replicate 0: two rejections, one false -> FDP 0.5; replicate 1: nothing rejected -> 0
+    for rep, p_null, p_true in [(0, 0.01, 0.01), (1, 0.5, 0.5)]:
+        for feature, truth, p in [("a", 0.0, p_null), ("b", 1.0, p_true)]:
+            rows.append({"cell_key": "c", "icc1": 0.1, "effect_fraction": 1.0, "informative_nonresponse": False,
+                         "unmeasured_confounder": False, "replicate": rep, "model": "m", "feature": feature,
+                         "outcome": "y", "truth": truth, "truth_r": truth, "estimate": truth, "se": 1.0,
+                         "ci_low": -9.0, "ci_high": 9.0, "p_value": p, "p_adjusted": p, "n_areas": 42,
+                         "status": "ok", "error": None})
+    cell = performance.performance_by_cell(pd.DataFrame(rows)).set_index("measure")
+    assert cell.loc["fdr", "value"] == pytest.approx(0.25)
+    assert cell.loc["fwer", "value"] == pytest.approx(0.5)
+    assert cell.loc["power_any", "value"] == pytest.approx(0.5)
+
+
+def test_scheduler_address_from_env(monkeypatch):
+    monkeypatch.delenv(dask_runner.SCHEDULER_ENV, raising=False)
+    assert dask_runner.scheduler_address(None) is None
+    monkeypatch.setenv(dask_runner.SCHEDULER_ENV, "tcp://127.0.0.1:1")
+    assert dask_runner.scheduler_address(None) == "tcp://127.0.0.1:1"
+    assert dask_runner.scheduler_address("tcp://h:2") == "tcp://h:2"
+
+
+def test_local_cluster_matches_serial(tmp_path):
+    cells = _cells(5)
+    serial, _ = dask_runner.run_study(cells, study.textbook_replicate, seed=SEED, options={},
+                                      cache_dir=tmp_path / "s", settings_hash="h", progress=False)
+    with dask_runner.dask_client(None, n_workers=2) as client:
+        assert len(client.scheduler_info()["workers"]) == 2
+        parallel, _ = dask_runner.run_study(cells, study.textbook_replicate, seed=SEED, options={},
+                                            cache_dir=tmp_path / "p", settings_hash="h", client=client,
+                                            batch_size=2, progress=False)
+    pd.testing.assert_frame_equal(serial, parallel)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def external_scheduler(tmp_path):
+    """`dask scheduler` + two `dask worker` processes from the venv on 127.0.0.1; always shut down."""
+    dask_cli = Path(sys.executable).with_name("dask")
+    if not dask_cli.exists():
+        pytest.skip(f"no dask CLI beside {sys.executable}")
+    port = _free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONHASHSEED": "0"}
+    procs = []
+    logs = []
+
+    def start(args, name):
+        log = open(tmp_path / f"{name}.log", "w")
+        logs.append(log)
+        procs.append(subprocess.Popen([str(dask_cli), *args], stdout=log, stderr=subprocess.STDOUT, env=env,
+                                      cwd=tmp_path, start_new_session=True))
+    try:
+        start(["scheduler", "--host", "127.0.0.1", "--port", str(port), "--dashboard-address", ":0",
+               "--no-dashboard"], "scheduler")
+        for i in range(2):
+            start(["worker", address, "--nthreads", "1", "--nworkers", "1", "--no-dashboard",
+                   "--host", "127.0.0.1", "--name", f"w{i}"], f"worker{i}")
+        yield address
+    finally:
+        for proc in reversed(procs):
+            proc.terminate()
+        for proc in reversed(procs):
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=5)
+        for log in logs:
+            log.close()
+
+
+def test_external_scheduler_two_workers(external_scheduler, tmp_path, monkeypatch):
+    from dask.distributed import Client
+    deadline = time.monotonic() + 60
+    with Client(external_scheduler, timeout="30s") as probe:
+        probe.wait_for_workers(2, timeout=60)
+    assert time.monotonic() < deadline
+    monkeypatch.setenv(dask_runner.SCHEDULER_ENV, external_scheduler)
+    cells = _cells(4)
+    serial, _ = dask_runner.run_study(cells, study.textbook_replicate, seed=SEED, options={},
+                                      cache_dir=tmp_path / "s", settings_hash="h", progress=False)
+    with dask_runner.dask_client(None) as client:  # address from the environment
+        assert client.scheduler.address == external_scheduler
+        workers = client.scheduler_info()["workers"]
+        assert len(workers) == 2
+        remote, _ = dask_runner.run_study(cells, study.textbook_replicate, seed=SEED, options={},
+                                          cache_dir=tmp_path / "r", settings_hash="h", client=client,
+                                          batch_size=1, progress=False)
+        who = client.run(os.getpid)
+    assert len(set(who.values())) == 2
+    pd.testing.assert_frame_equal(serial, remote)

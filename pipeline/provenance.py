@@ -51,8 +51,9 @@ SCRIPT_ID = "instep-provenance"
 KEY_PACKAGES = ["pandas", "numpy", "scipy", "statsmodels", "pingouin", "factor_analyzer", "krippendorff",
                 "linearmodels", "pyfixest", "matplotlib", "pyarrow", "dvc", "papermill", "nbconvert"]
 DVC_DEFAULT_IGNORES = [".hg/", ".git/", ".git", ".dvc/"]
-_SCRIPT_RE = re.compile(
-    r'<script type="application/json" id="' + SCRIPT_ID + r'">(.*?)</script>', re.DOTALL)
+# attribute order is not kept by every HTML exporter (nbconvert writes id before type)
+_SCRIPT_RE = re.compile(r"""<script\b[^>]*\bid=["']""" + SCRIPT_ID + r"""["'][^>]*>(.*?)</script>""",
+                        re.DOTALL | re.IGNORECASE)
 _INTERP_RE = re.compile(r"\$\{\s*([^}]+?)\s*\}")
 _CHUNK = 1 << 20
 
@@ -146,8 +147,17 @@ def path_md5(relpath: str, root: Path | None = None) -> str | None:
 # dvc.yaml: stages, foreach and ${...} resolved the way DVC resolves them
 # ---------------------------------------------------------------------------------------------------------
 def load_yaml(path: Path) -> dict:
-    with open(path, encoding="utf-8") as handle:
-        return yaml.safe_load(handle) or {}
+    """A YAML file as a dict; a syntax error is an InputError naming the file and line."""
+    from .errors import InputError
+
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return yaml.safe_load(handle) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise InputError(paths.rel(path), f"not valid YAML ({getattr(exc, 'problem', None) or exc})",
+                         "fix the YAML syntax at that line (e.g. quote a value holding ': ')",
+                         row=mark.line + 1 if mark else None) from None
 
 
 def _lookup(context: dict, dotted: str) -> Any:
@@ -524,7 +534,8 @@ def verify_reports(root: Path | None = None) -> "pd.DataFrame":  # noqa: F821
     return pd.DataFrame(rows, columns=VERIFY_COLUMNS)
 
 
-def _print_verify(table, out=sys.stdout) -> int:
+def _print_verify(table, out=None) -> int:
+    out = out or sys.stdout
     if table.empty:
         print("nothing to verify: no HTML reports under reports/ (run `make repro` first)", file=out)
         return 1

@@ -63,3 +63,43 @@ def footer(stage: str, inputs: list[str | Path] | None = None) -> None:
     from IPython.display import HTML, display
     from . import provenance
     display(HTML(provenance.footer_html(stage, inputs=inputs)))
+
+
+# --- Tables, headings and summaries (publishing; see pipeline.publish) --------------------------------------
+
+def table_html(df, caption: str | None = None, *, max_rows: int | None = None) -> str:
+    """A DataFrame as an accessible HTML table (header cells, optional caption), values escaped."""
+    frame = df if max_rows is None else df.head(max_rows)
+    body = frame.to_html(index=False, escape=True, na_rep="", border=0, classes="instep-table")
+    if caption:
+        import re
+        body = re.sub(r"(<table[^>]*>)", lambda m: f"{m.group(1)}<caption>{html.escape(caption)}</caption>", body,
+                      count=1)
+    more = ""
+    if max_rows is not None and len(df) > max_rows:
+        more = f"<p><em>First {max_rows} of {len(df)} rows shown; the full table is in the executed notebook.</em></p>"
+    return body + more
+
+
+def table(df, caption: str | None = None, *, max_rows: int | None = None) -> None:
+    """Display a DataFrame as an HTML table with a caption (use instead of bare DataFrame output)."""
+    from IPython.display import HTML, display
+    display(HTML(table_html(df, caption, max_rows=max_rows)))
+
+
+def heading(text: str, level: int = 2) -> None:
+    """Display a heading computed at run time (e.g. an area's name)."""
+    from IPython.display import HTML, display
+    display(HTML(f"<h{level}>{html.escape(text)}</h{level}>"))
+
+
+def paragraph(text: str) -> None:
+    """Display a paragraph of computed text (escaped)."""
+    from IPython.display import HTML, display
+    display(HTML(f"<p>{html.escape(text)}</p>"))
+
+
+def summary(text: str) -> None:
+    """Display the page's one-line summary; the index page quotes it beside the link."""
+    from IPython.display import HTML, display
+    display(HTML(f'<p class="instep-summary"><strong>Summary:</strong> {html.escape(text)}</p>'))

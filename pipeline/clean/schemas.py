@@ -75,8 +75,7 @@ def _s(nullable: bool = False, **kw) -> pa.Column:
     return pa.Column("string", nullable=nullable, **kw)
 
 
-_DATETIME = pa.Column(nullable=False, checks=pa.Check(lambda s: s.dtype.kind == "M", element_wise=False,
-                                                      error="must be a datetime column"))
+
 
 
 def _datetime(nullable=False):
@@ -107,7 +106,8 @@ INVITED = pa.DataFrameSchema({"lcjp_id": _s(), "agency": _s(checks=pa.Check.isin
                              unique=["lcjp_id", "agency"])
 FIELDWORK_SEGMENTS = pa.DataFrameSchema({
     "segment_id": _s(), "lcjp_id": _s(), "source_type": _s(checks=pa.Check.isin(SOURCE_TYPES)),
-    "source_id": _s(nullable=True), "agency": _s(checks=pa.Check.isin(CANONICAL_AGENCIES)), "coder": _s(),
+    "source_id": _s(nullable=True), "agency": _s(nullable=True, checks=pa.Check.isin(CANONICAL_AGENCIES)),
+    "coder": _s(),
     "code": _s(), "theme": _s(), "valence": pa.Column("int64", pa.Check.isin([-1, 0, 1])),
     "source_file": _s(), "source_row": pa.Column("int64", pa.Check.ge(2)),
 }, strict=True, unique=["segment_id", "coder"])
@@ -138,3 +138,26 @@ RECONCILIATION = pa.DataFrameSchema({
     "accepted": pa.Column("int64", pa.Check.ge(0)), "quarantined": pa.Column("int64", pa.Check.ge(0)),
 }, strict=True, checks=pa.Check(lambda d: (d["accepted"] + d["quarantined"] == d["rows_read"]).all(),
                                 error="accepted + quarantined must equal rows_read"))
+
+OUTPUT_SCHEMAS = {
+    "survey_missing.parquet": SURVEY_MISSING, "survey_codebook.parquet": SURVEY_CODEBOOK, "invited.parquet": INVITED,
+    "fieldwork_segments.parquet": FIELDWORK_SEGMENTS, "fieldwork_codebook.parquet": FIELDWORK_CODEBOOK,
+    "fieldwork_quotes.parquet": FIELDWORK_QUOTES, "board_meetings.parquet": BOARD_MEETINGS,
+    "outcomes.parquet": OUTCOMES, "measures.parquet": MEASURES, "covariates.parquet": COVARIATES,
+}
+
+
+def validate_outputs(result) -> None:
+    """Validate every processed table of a clean result (and its reconciliation) with pandera.
+
+    Raises ``pandera.errors.SchemaError`` on a violation: that is a bug in pipeline.clean, not bad input.
+    """
+    for name, frame in result.outputs().items():
+        if name == "survey_clean.parquet":
+            survey_clean_schema(result.codebook["item"].tolist()).validate(frame)
+        else:
+            OUTPUT_SCHEMAS[name].validate(frame)
+    RECONCILIATION.validate(result.reconciliation)
+    missing = [c for c in QUARANTINE_COLUMNS if c not in result.quarantine.columns]
+    if missing:
+        raise ValueError(f"quarantine table lacks columns {missing}")

@@ -174,7 +174,7 @@ def area_covariates(covariates: pd.DataFrame | None, reference: pd.DataFrame, ye
     quantity: log correlation > 0.98), the covariate variables observed for every area in ``year``
     (or the nearest earlier year, else the nearest later one), indicators for each country other
     than the most common one, and an indicator for partnerships spanning several forces.
-    Strictly positive variables spanning more than a factor of 20 enter on the log scale.
+    Strictly positive variables spanning more than a factor of 10 enter on the log scale.
     Indicators covering fewer than two areas are kept in the table; ``build_design`` sets such
     areas aside (a one-area dummy is equivalent to excluding that area, and gives it leverage 1).
     """
@@ -183,6 +183,7 @@ def area_covariates(covariates: pd.DataFrame | None, reference: pd.DataFrame, ye
     table = pd.DataFrame(index=ref.index)
     table["log_population"] = np.log(ref["population"].astype("float64"))
     population = "log_population"
+    population_source = None
     auto: list[str] = []
     if covariates is not None and len(covariates):
         require_columns(covariates, [AREA, "year", "variable", "value"], file)
@@ -205,20 +206,20 @@ def area_covariates(covariates: pd.DataFrame | None, reference: pd.DataFrame, ye
             if v.nunique() < 2:
                 notes.append(f"covariate '{var}' constant across areas: not used")
                 continue
-            if (v > 0).all() and v.max() / v.min() > 20:
-                v, name = np.log(v), "log_" + name
             lo, hi = years_used.loc[var]
             if lo != year or hi != year:
                 notes.append(f"covariate '{var}' taken from year(s) {int(lo)}-{int(hi)} (nearest to {year})")
-            if name.startswith("log_") and np.corrcoef(v, table["log_population"])[0, 1] > 0.98:
-                notes.append(f"covariate '{var}' is population: used instead of the reference table's population")
-                population = name
+            if population_source is None and (v > 0).all() and \
+                    np.corrcoef(np.log(v), table["log_population"])[0, 1] > 0.98:
+                notes.append(f"covariate '{var}' is population: its log replaces the reference table's population")
+                table["log_population"] = np.log(v)
+                population_source = var
+                continue
+            if (v > 0).all() and v.max() / v.min() > 10:
+                v, name = np.log(v), "log_" + name
             table[name] = v
             auto.append(name)
-    if population != "log_population":
-        table = table.drop(columns="log_population")
-    else:
-        auto.insert(0, "log_population")
+    auto.insert(0, population)
     countries = ref["country"].astype(str)
     modal = countries.value_counts().sort_index().idxmax()
     for country in sorted(set(countries) - {modal}):

@@ -13,6 +13,8 @@ Primary p-value (``method``):
 - ``wild_webb``: restricted wild bootstrap, ``y* = H_Z y + v * r`` with Webb six-point weights ``v``.
 p = (1 + #{|t*| >= |t|}) / (B + 1).
 
+All features sharing a design are handled together (``infer_block``); see its docstring.
+
 Interval: inversion of the same test. Testing ``b = b0`` replaces ``r`` by ``r - b0 m`` (``m = M_Z x``),
 so each draw's statistic is ``(a - b0 d) / sqrt(A - 2 b0 F + b0^2 C)`` with five numbers stored
 per draw; the observed one is ``(b - b0) / se``. The interval ends are found by bisection outward
@@ -20,6 +22,7 @@ from the estimate: the set of ``b0`` not rejected at ``alpha``.
 """
 from __future__ import annotations
 
+from contextlib import nullcontext
 from functools import lru_cache
 
 import numpy as np
@@ -41,6 +44,16 @@ def draws(n: int, n_draws: int, seed: int, method: str) -> np.ndarray:
     if method == "freedman_lane":
         return rng.permuted(np.tile(np.arange(n, dtype=np.int64), (n_draws, 1)), axis=1)
     return WEBB[rng.integers(0, 6, size=(n_draws, n))]
+
+
+def single_thread_blas():
+    """Context limiting BLAS to one thread: the matrices here are small (n = 42 rows) and
+    multi-threaded BLAS on a shared 2-core machine was 10-30x slower (measured, see benchmarks)."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - threadpoolctl ships with scipy's usual stack
+        return nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")
 
 
 @lru_cache(maxsize=4096)
@@ -71,42 +84,96 @@ def ols_hc3(Z: np.ndarray, x: np.ndarray, Y: np.ndarray) -> dict[str, np.ndarray
             "df": df, "t_classic": t_classic}
 
 
-def draw_statistics(fit: dict, x: np.ndarray, Y: np.ndarray, draw: np.ndarray, method: str,
-                    chunk: int = 1024) -> dict[str, np.ndarray]:
-    """Per-draw pieces a, A, F (B x m) and d, C (B,) of the resampled HC3 t (see module doc)."""
-    Q, Qz, c, w = fit["Q"], fit["Qz"], fit["c"], fit["w"]
-    n, m = Y.shape
-    r = Y - Qz @ (Qz.T @ Y)
-    mx = x - Qz @ (Qz.T @ x)
+def infer_block(Z: np.ndarray, Xf: np.ndarray, Y: np.ndarray, *, draw: np.ndarray | None, method: str,
+                alpha: float = 0.05, interval: bool = True, chunk_elements: int = 50_000) -> dict[str, np.ndarray]:
+    """Every feature (columns of ``Xf``) x every outcome (columns of ``Y``) on one design ``Z``.
+
+    By Frisch-Waugh-Lovell, with ``m_f = M_Z x_f`` and ``q_f = m_f / |m_f|`` (the last column of
+    the QR of ``[Z, x_f]``): ``c_f = m_f / |m_f|^2``, ``h_f = h_Z + q_f^2`` and
+    ``M_Xf v = M_Z v - q_f (q_f' v)``. So the resampled residuals ``U = M_Z P r`` are computed once
+    per chunk of draws for all outcomes and shared by all features; each feature adds a few matrix
+    products. Arrays returned are (n_features x n_outcomes).
+    """
+    n, k = Z.shape
+    nf, m = Xf.shape[1], Y.shape[1]
+    Qz, _ = np.linalg.qr(Z)
+    Mx = Xf - Qz @ (Qz.T @ Xf)
+    norm2 = (Mx * Mx).sum(axis=0)
+    if (norm2 < 1e-12 * (Xf * Xf).sum(axis=0)).any():
+        raise np.linalg.LinAlgError("a feature is collinear with the covariates")
+    q = Mx / np.sqrt(norm2)
+    c = Mx / norm2
+    h = (Qz * Qz).sum(axis=1)[:, None] + q * q
+    if h.max() > 1 - 1e-10:
+        raise np.linalg.LinAlgError("an area has leverage 1 (a one-area indicator?)")
+    w = c * c / (1 - h) ** 2                                   # n x nf
+    wq = w * q
+    swq2 = (wq * q).sum(axis=0)                                 # nf
+    r = Y - Qz @ (Qz.T @ Y)                                     # reduced-model residuals, n x m
+    beta = c.T @ Y                                              # nf x m
+    s_obs = q.T @ r
+    se2 = w.T @ (r * r) - 2 * s_obs * (wq.T @ r) + s_obs ** 2 * swq2[:, None]
+    se = np.sqrt(se2)
+    df = n - k - 1
+    sigma2 = ((r * r).sum(axis=0)[None, :] - s_obs ** 2) / df
+    t_classic = beta / np.sqrt(sigma2 / norm2[:, None])
+    tc = t_crit(df, alpha)
+    out = {"estimate": beta, "se_hc3": se, "t": beta / se, "t_classic": t_classic,
+           "df_resid": np.full((nf, m), df), "p_hc3": 2 * stats.t.sf(np.abs(beta / se), df),
+           "ci_low_hc3": beta - tc * se, "ci_high_hc3": beta + tc * se}
+    if draw is None:
+        return out
     B = draw.shape[0]
-    a = np.empty((B, m)); A = np.empty((B, m)); F = np.empty((B, m)); d = np.empty(B); C = np.empty(B)
-    # keep each chunk's n x (chunk * m) block near 16 MB
-    step = max(64, min(chunk, int(2e6 // max(1, n * m) * 1)))
-    for s in range(0, B, step):
-        blk = draw[s:s + step]
+    a = np.empty((nf, B, m)); A = np.empty((nf, B, m)); F = np.empty((nf, B, m))
+    d = np.empty((nf, B)); C = np.empty((nf, B))
+    step = int(max(16, min(B, chunk_elements // max(1, n * max(m, nf)))))
+    for s0 in range(0, B, step):
+        blk = draw[s0:s0 + step]
         b = blk.shape[0]
         if method == "freedman_lane":
-            Rs = r[blk.T]                     # n x b x m
-            Ms = mx[blk.T]                    # n x b
+            Rs = np.take(r, blk.T, axis=0)                      # n x b x m
+            Vm = np.take(Mx, blk.T, axis=0)                     # n x b x nf
         else:
             Rs = r[:, None, :] * blk.T[:, :, None]
-            Ms = mx[:, None] * blk.T
-        R2 = Rs.reshape(n, b * m)
-        Er = R2 - Q @ (Q.T @ R2)
-        Em = Ms - Q @ (Q.T @ Ms)
-        a[s:s + b] = (c @ R2).reshape(b, m)
-        A[s:s + b] = (w @ (Er * Er)).reshape(b, m)
-        wEm = w[:, None] * Em
-        F[s:s + b] = np.einsum("ibm,ib->bm", Er.reshape(n, b, m), wEm, optimize=True)
-        d[s:s + b] = c @ Ms
-        C[s:s + b] = (wEm * Em).sum(axis=0)
-    return {"a": a, "A": A, "F": F, "d": d, "C": C}
+            Vm = Mx[:, None, :] * blk.T[:, :, None]
+        U = Rs.reshape(n, b * m)
+        U = U - Qz @ (Qz.T @ U)                                 # M_Z P r
+        S = q.T @ U                                             # nf x (b m)
+        a[:, s0:s0 + b] = (S / np.sqrt(norm2)[:, None]).reshape(nf, b, m)
+        A[:, s0:s0 + b] = (w.T @ (U * U) - 2 * S * (wq.T @ U) + S * S * swq2[:, None]).reshape(nf, b, m)
+        V2 = Vm.reshape(n, b * nf)
+        V2 = (V2 - Qz @ (Qz.T @ V2)).reshape(n, b, nf)          # M_Z P m_f
+        sm = np.einsum("if,ibf->bf", q, V2)
+        Em = V2 - q[:, None, :] * sm[None, :, :]                # M_Xf P m_f
+        wEm = w[:, None, :] * Em
+        d[:, s0:s0 + b] = np.einsum("if,ibf->fb", c, V2)
+        C[:, s0:s0 + b] = (wEm * Em).sum(axis=0).T
+        cross = np.matmul(wEm.transpose(1, 2, 0), U.reshape(n, b, m).transpose(1, 0, 2))   # b x nf x m
+        wEq = np.einsum("ibf,if->bf", wEm, q)
+        F[:, s0:s0 + b] = cross.transpose(1, 0, 2) - S.reshape(nf, b, m) * wEq.T[:, :, None]
+    # flatten pairs: (B, nf * m)
+    ds = {"a": a.transpose(1, 0, 2).reshape(B, nf * m), "A": A.transpose(1, 0, 2).reshape(B, nf * m),
+          "F": F.transpose(1, 0, 2).reshape(B, nf * m),
+          "d": np.repeat(d.T, m, axis=1), "C": np.repeat(C.T, m, axis=1)}
+    flat_beta, flat_se = beta.reshape(-1), se.reshape(-1)
+    out["p_value"] = resampling_p(ds, flat_beta, flat_se).reshape(nf, m)
+    if interval:
+        lo, hi = inverted_interval(ds, flat_beta, flat_se, df, alpha)
+        out["ci_low"], out["ci_high"] = lo.reshape(nf, m), hi.reshape(nf, m)
+    return out
+
+
+def _extreme(ds: dict, se2: np.ndarray, delta: np.ndarray) -> np.ndarray:
+    """Draws (B x pairs, bool) whose |t*| >= |t| when testing b0 = beta + delta (shifted pieces)."""
+    num = ds["a0"] - delta * ds["d"]
+    den = ds["A0"] + delta * (delta * ds["C"] - 2 * ds["F0"])
+    return num * num * se2 >= delta * delta * np.maximum(den, 0) * (1 - 1e-10)
 
 
 def _count_extreme(ds: dict, beta: np.ndarray, se: np.ndarray, b0: np.ndarray) -> np.ndarray:
-    """#draws with |t*(b0)| >= |t(b0)| for each outcome (vectors over m)."""
-    num = ds["a"] - b0 * ds["d"][:, None]
-    den = ds["A"] + b0 * (b0 * ds["C"][:, None] - 2 * ds["F"])
+    """#draws with |t*(b0)| >= |t(b0)| for each pair."""
+    num = ds["a"] - b0 * ds["d"]
+    den = ds["A"] + b0 * (b0 * ds["C"] - 2 * ds["F"])
     lhs = num * num * (se * se)
     rhs = (beta - b0) ** 2 * np.maximum(den, 0)
     return (lhs >= rhs * (1 - 1e-10)).sum(axis=0)
@@ -118,52 +185,62 @@ def resampling_p(ds: dict, beta: np.ndarray, se: np.ndarray) -> np.ndarray:
 
 
 def inverted_interval(ds: dict, beta: np.ndarray, se: np.ndarray, df: int, alpha: float,
-                      rel_tol: float = 1e-6, max_iter: int = 60) -> tuple[np.ndarray, np.ndarray]:
-    """The ends of {b0 : p(b0) > alpha} nearest the estimate, by bracketing then bisection."""
-    B = ds["a"].shape[0]
-    limit = alpha * (B + 1) - 1            # reject when count <= limit
+                      rel_tol: float = 1e-5, max_iter: int = 60) -> tuple[np.ndarray, np.ndarray]:
+    """Ends of {b0 : p(b0) > alpha} nearest the estimate: bracket, then bisection.
+
+    The pieces are shifted to ``delta = b0 - beta``. Once a bracket [inner, outer] is found, only
+    the draws whose verdict differs between its two ends are re-evaluated (a draw's verdict is
+    assumed to change at most once inside the final bracket, which is a fraction of an SE wide).
+    """
+    B, M = ds["a"].shape
+    limit = alpha * (B + 1) - 1                                 # p(b0) <= alpha  <=>  count <= limit
+    d, C = ds["d"], ds["C"]
+    sh = {"a0": ds["a"] - beta * d, "F0": ds["F"] - beta * C, "d": d, "C": C}
+    sh["A0"] = ds["A"] - 2 * beta * ds["F"] + beta * beta * C
+    se2 = se * se
+    tc = t_crit(df, alpha)
+    cols = np.arange(M)
     ends = []
     for sign in (-1.0, 1.0):
-        inner = beta.copy()
-        step = sign * 2 * t_crit(df, alpha) * se
-        outer = beta + step
-        open_ = np.ones(beta.shape, bool)
-        for _ in range(max_iter):
-            rej = _count_extreme(ds, beta, se, outer) <= limit
-            open_ &= ~rej
+        inner = sign * 0.75 * tc * se
+        outer = sign * 1.5 * tc * se
+        for _ in range(max_iter):                               # inner must not be rejected
+            rej = _extreme(sh, se2, inner).sum(axis=0) <= limit
+            if not rej.any():
+                break
+            outer = np.where(rej, inner, outer)
+            inner = np.where(rej, inner / 2, inner)
+        open_ = np.ones(M, bool)
+        for _ in range(max_iter):                               # outer must be rejected
+            rej = _extreme(sh, se2, outer).sum(axis=0) <= limit
+            open_ = ~rej
             if not open_.any():
                 break
             inner = np.where(open_, outer, inner)
-            step = np.where(open_, 2 * step, step)
-            outer = np.where(open_, outer + step, outer)
-        unresolved = open_
+            outer = np.where(open_, 2 * outer, outer)
+        ext_in, ext_out = _extreme(sh, se2, inner), _extreme(sh, se2, outer)
+        base = (ext_in & ext_out).sum(axis=0)
+        undecided = ext_in != ext_out
+        K = max(1, int(undecided.sum(axis=0).max()))
+        order = np.argsort(~undecided, axis=0, kind="stable")[:K]   # undecided draws first
+        valid = np.take_along_axis(undecided, order, axis=0)
+        sub = {key: np.take_along_axis(val, order, axis=0) for key, val in sh.items()}
         for _ in range(max_iter):
             if (np.abs(outer - inner) <= rel_tol * se).all():
                 break
             mid = (inner + outer) / 2
-            rej = _count_extreme(ds, beta, se, mid) <= limit
+            count = base + (_extreme(sub, se2, mid) & valid).sum(axis=0)
+            rej = count <= limit
             outer = np.where(rej, mid, outer)
             inner = np.where(rej, inner, mid)
-        end = (inner + outer) / 2
-        ends.append(np.where(unresolved, sign * np.inf, end))
+        end = beta + (inner + outer) / 2
+        ends.append(np.where(open_, sign * np.inf, end))
+    del cols
     return ends[0], ends[1]
 
 
 def infer(Z: np.ndarray, x: np.ndarray, Y: np.ndarray, *, draw: np.ndarray | None, method: str,
           alpha: float = 0.05, interval: bool = True) -> dict[str, np.ndarray]:
-    """Estimate, HC3 SE and t, resampling p and test-inversion interval for each column of Y.
-
-    ``draw``: from ``draws(n, B, seed, method)``; None gives the HC3-t results only.
-    """
-    fit = ols_hc3(Z, x, Y)
-    tc = t_crit(fit["df"], alpha)
-    out = {"estimate": fit["beta"], "se_hc3": fit["se"], "t": fit["t"], "t_classic": fit["t_classic"],
-           "df_resid": np.full(Y.shape[1], fit["df"]), "p_hc3": 2 * stats.t.sf(np.abs(fit["t"]), fit["df"]),
-           "ci_low_hc3": fit["beta"] - tc * fit["se"], "ci_high_hc3": fit["beta"] + tc * fit["se"]}
-    if draw is None:
-        return out
-    ds = draw_statistics(fit, x, Y, draw, method)
-    out["p_value"] = resampling_p(ds, fit["beta"], fit["se"])
-    if interval:
-        out["ci_low"], out["ci_high"] = inverted_interval(ds, fit["beta"], fit["se"], fit["df"], alpha)
-    return out
+    """One feature: ``infer_block`` with a single column (arrays over outcomes)."""
+    out = infer_block(Z, x[:, None], Y, draw=draw, method=method, alpha=alpha, interval=interval)
+    return {key: val[0] for key, val in out.items()}

@@ -56,44 +56,80 @@ def _check_choice(name, value, allowed):
         raise ValueError(f"{name} must be one of {sorted(allowed)}, got {value!r}")
 
 
-def _raw_table(scores: pd.DataFrame, ci_level: float) -> pd.DataFrame:
-    grouped = scores.groupby(["feature", "lcjp_id"], sort=True)
-    table = grouped.agg(raw_mean=("score", "mean"), raw_sd=("score", "std"), n_respondents=("score", "size"),
-                        n_agencies=("agency", "nunique")).reset_index()
-    n = table["n_respondents"].to_numpy(dtype=float)
+def _labels_and_codes(series: pd.Series, missing_label: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+    values = series.astype("string")
+    if missing_label is not None:
+        values = values.fillna(missing_label)
+    labels, codes = np.unique(values.to_numpy(dtype=str), return_inverse=True)
+    return labels, codes.astype(np.int64)
+
+
+def _feature_arrays(survey: pd.DataFrame, codebook: pd.DataFrame, min_items: int,
+                    scores: pd.DataFrame | None):
+    """Yield (feature, score array, area codes, agency codes) per feature, plus the label arrays."""
+    if scores is None:
+        check_survey(survey)
+        groups = feature_items(codebook, survey)
+        area_labels, area_codes = _labels_and_codes(survey["lcjp_id"])
+        agency_labels, agency_codes = _labels_and_codes(survey["agency"], "(agency not recorded)")
+        per_feature = []
+        for feature, items in groups.items():
+            values = survey[items].to_numpy(dtype=float)
+            answered = (~np.isnan(values)).sum(axis=1)
+            keep = answered >= max(min_items, 1)
+            score = np.nansum(values[keep], axis=1) / answered[keep]
+            per_feature.append((feature, score, area_codes[keep], agency_codes[keep]))
+        return per_feature, area_labels, agency_labels
+    area_labels, area_codes = _labels_and_codes(scores["lcjp_id"])
+    agency_labels, agency_codes = _labels_and_codes(scores["agency"], "(agency not recorded)")
+    feature_values = scores["feature"].astype("string").to_numpy(dtype=str)
+    score_values = scores["score"].to_numpy(dtype=float)
+    per_feature = []
+    for feature in sorted(set(feature_values)):
+        keep = feature_values == feature
+        per_feature.append((feature, score_values[keep], area_codes[keep], agency_codes[keep]))
+    return per_feature, area_labels, agency_labels
+
+
+def _score_feature(y, g, a, n_areas_total, n_agencies_total, method, engine, ci_level):
+    """Columns for the areas present in one feature's respondent rows (numpy only)."""
+    n = np.bincount(g, minlength=n_areas_total).astype(float)
+    present = np.flatnonzero(n > 0)
+    n = n[present]
+    remap = np.full(n_areas_total, -1, dtype=np.int64)
+    remap[present] = np.arange(len(present))
+    gi = remap[g]
+    total = np.bincount(gi, weights=y, minlength=len(present))
+    mean = total / n
+    squares = np.bincount(gi, weights=(y - mean[gi]) ** 2, minlength=len(present))
     with np.errstate(invalid="ignore", divide="ignore"):
-        half = stats.t.ppf(0.5 + ci_level / 2, np.where(n > 1, n - 1, np.nan)) * table["raw_sd"] / np.sqrt(n)
-    table["raw_ci_low"] = table["raw_mean"] - half
-    table["raw_ci_high"] = table["raw_mean"] + half
-    return table.drop(columns="raw_sd")
-
-
-def _adjusted_feature(block: pd.DataFrame, engine: str, ci_level: float) -> pd.DataFrame:
-    """Agency-adjusted scores for one feature's respondent rows."""
-    areas = np.array(sorted(block["lcjp_id"].astype(str).unique()))
-    agencies = sorted(block["agency"].astype(str).unique())
-    group_index = np.searchsorted(areas, block["lcjp_id"].astype(str).to_numpy())
-    agency = block["agency"].astype(str).to_numpy()
-    X = np.column_stack([np.ones(len(block))] + [(agency == level).astype(float) for level in agencies[1:]])
+        sd = np.sqrt(squares / (n - 1))
+        half = stats.t.ppf(0.5 + ci_level / 2, np.where(n > 1, n - 1, np.nan)) * sd / np.sqrt(n)
+    pairs = np.unique(gi * n_agencies_total + a)
+    n_agencies = np.bincount(pairs // n_agencies_total, minlength=len(present))
+    cols = {"area_index": present, "raw_mean": mean, "raw_ci_low": mean - half, "raw_ci_high": mean + half,
+            "n_respondents": n.astype(np.int64), "n_agencies": n_agencies.astype(np.int64)}
+    nan = np.full(len(present), np.nan)
+    if method == "raw":
+        cols.update(adjusted_score=nan, score=mean, ci_low=mean - half, ci_high=mean + half, engine=None,
+                    area_variance=nan, residual_variance=nan, fit_note="")
+        return cols
+    if len(present) < 2:
+        cols.update(adjusted_score=nan, score=nan, ci_low=nan, ci_high=nan, engine=engine, area_variance=nan,
+                    residual_variance=nan, fit_note="fewer than two areas: no mixed model")
+        return cols
+    levels = np.unique(a)
+    X = np.empty((len(y), len(levels)))
+    X[:, 0] = 1.0
+    for column, level in enumerate(levels[1:], start=1):
+        X[:, column] = a == level
     national_mix = X.mean(axis=0)  # [1, share of agency 2, ..., share of agency K]
-    out = pd.DataFrame({"lcjp_id": areas})
-    if len(areas) < 2:
-        out["adjusted_score"] = np.nan
-        out["adj_pev"] = np.nan
-        out["engine"] = engine
-        out["area_variance"] = np.nan
-        out["residual_variance"] = np.nan
-        out["fit_note"] = "fewer than two areas: no mixed model"
-        return out
-    fit = ENGINES[engine](block["score"].to_numpy(dtype=float), X, group_index, len(areas))
+    fit = ENGINES[engine](y, X, gi, len(present))
     point, pev = fit.predict_with_pev(national_mix)
-    out["adjusted_score"] = point
-    out["adj_pev"] = pev
-    out["engine"] = fit.engine
-    out["area_variance"] = fit.area_variance
-    out["residual_variance"] = fit.sigma2
-    out["fit_note"] = fit.note
-    return out
+    z = stats.norm.ppf(0.5 + ci_level / 2)
+    cols.update(adjusted_score=point, score=point, ci_low=point - z * np.sqrt(pev), ci_high=point + z * np.sqrt(pev),
+                engine=fit.engine, area_variance=fit.area_variance, residual_variance=fit.sigma2, fit_note=fit.note)
+    return cols
 
 
 def area_scores(survey_clean: pd.DataFrame, codebook: pd.DataFrame, *, method: str = "adjusted",
@@ -102,47 +138,29 @@ def area_scores(survey_clean: pd.DataFrame, codebook: pd.DataFrame, *, method: s
     """One row per area x feature with the chosen score and its interval (``SCORE_COLUMNS``). No I/O.
 
     ``engine`` ('fast' or 'statsmodels') only matters for ``method='adjusted'``; both give the same
-    REML estimates (tested). ``scores`` may pass precomputed ``respondent_scores`` output.
+    REML estimates (tested). ``scores`` may pass precomputed ``respondent_scores`` output. Numpy
+    throughout (one DataFrame at the end) because the simulation study calls this thousands of times.
     """
     _check_choice("method", method, {"adjusted", "raw"})
     _check_choice("engine", engine, set(ENGINES))
-    if scores is None:
-        scores = respondent_scores(survey_clean, codebook, min_items=min_items)
-    scores = scores.assign(agency=scores["agency"].fillna("(agency not recorded)"))
-    table = _raw_table(scores, ci_level)
-    z = stats.norm.ppf(0.5 + ci_level / 2)
-    if method == "adjusted":
-        adjusted = []
-        for feature, block in scores.groupby("feature", sort=True):
-            part = _adjusted_feature(block, engine, ci_level)
-            part.insert(0, "feature", feature)
-            adjusted.append(part)
-        adj = pd.concat(adjusted, ignore_index=True)
-        adj["feature"] = adj["feature"].astype("string")
-        adj["lcjp_id"] = adj["lcjp_id"].astype("string")
-        table = table.merge(adj, on=["feature", "lcjp_id"], how="left", validate="one_to_one")
-        half = z * np.sqrt(table["adj_pev"])
-        table["score"] = table["adjusted_score"]
-        table["ci_low"] = table["score"] - half
-        table["ci_high"] = table["score"] + half
-        table["ci_method"] = "blup_pev"
-        table = table.drop(columns="adj_pev")
-    else:
-        table["adjusted_score"] = np.nan
-        table["score"] = table["raw_mean"]
-        table["ci_low"] = table["raw_ci_low"]
-        table["ci_high"] = table["raw_ci_high"]
-        table["ci_method"] = "t"
-        table["engine"] = pd.NA
-        table["area_variance"] = np.nan
-        table["residual_variance"] = np.nan
-        table["fit_note"] = ""
+    per_feature, area_labels, agency_labels = _feature_arrays(survey_clean, codebook, min_items, scores)
+    frames = []
+    for feature, y, g, a in per_feature:
+        if len(y) == 0:
+            continue
+        cols = _score_feature(y, g, a, len(area_labels), len(agency_labels), method, engine, ci_level)
+        frame = pd.DataFrame({key: value for key, value in cols.items() if key != "area_index"})
+        frame.insert(0, "lcjp_id", area_labels[cols["area_index"]])
+        frame.insert(1, "feature", feature)
+        frames.append(frame)
+    if not frames:
+        raise ValueError("no respondent answered any item: nothing to score")
+    table = pd.concat(frames, ignore_index=True)
     table["method"] = method
+    table["ci_method"] = "blup_pev" if method == "adjusted" else "t"
     for column in ("method", "ci_method", "engine", "fit_note", "feature", "lcjp_id"):
         table[column] = table[column].astype("string")
-    table["n_respondents"] = table["n_respondents"].astype("int64")
-    table["n_agencies"] = table["n_agencies"].astype("int64")
-    return table[SCORE_COLUMNS].sort_values(["feature", "lcjp_id"], kind="mergesort").reset_index(drop=True)
+    return table[SCORE_COLUMNS]
 
 
 def decide(passes_all: pd.Series, on_fail: str) -> pd.Series:

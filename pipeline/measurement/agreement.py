@@ -96,17 +96,21 @@ def area_agreement(survey: pd.DataFrame, codebook: pd.DataFrame, *, scale_points
 
 def icc_oneway(scores, groups) -> dict[str, float]:
     """ICC(1), ICC(2) and the one-way ANOVA behind them (k0-adjusted for unequal group sizes)."""
-    frame = pd.DataFrame({"y": np.asarray(scores, dtype=float), "g": np.asarray(groups)}).dropna()
-    sizes = frame.groupby("g", sort=True)["y"].size()
-    means = frame.groupby("g", sort=True)["y"].mean()
+    y = np.asarray(scores, dtype=float)
+    labels = np.asarray(groups)
+    keep = ~np.isnan(y) & ~pd.isna(labels)
+    y = y[keep]
+    _, g = np.unique(labels[keep].astype(str), return_inverse=True)
+    sizes = np.bincount(g).astype(float)
     n_total, n_groups = int(sizes.sum()), int(len(sizes))
     result = {"n_areas": n_groups, "n_respondents": n_total, "k0": np.nan, "msb": np.nan, "msw": np.nan,
               "f_stat": np.nan, "f_p_value": np.nan, "icc1": np.nan, "icc2": np.nan}
     if n_groups < 2 or n_total - n_groups < 1:
         return result
-    grand = frame["y"].mean()
+    means = np.bincount(g, weights=y) / sizes
+    grand = y.mean()
     ssb = float((sizes * (means - grand) ** 2).sum())
-    ssw = float(((frame["y"] - frame["g"].map(means)) ** 2).sum())
+    ssw = float(((y - means[g]) ** 2).sum())
     msb, msw = ssb / (n_groups - 1), ssw / (n_total - n_groups)
     k0 = (n_total - float((sizes ** 2).sum()) / n_total) / (n_groups - 1)
     result.update(k0=k0, msb=msb, msw=msw)
@@ -124,8 +128,12 @@ def icc_oneway(scores, groups) -> dict[str, float]:
 def feature_icc(scores: pd.DataFrame) -> pd.DataFrame:
     """ICC table per feature from ``respondent_scores`` output (columns ``ICC_COLUMNS``)."""
     rows = []
-    for feature, block in scores.groupby("feature", sort=True):
-        rows.append({"feature": feature, **icc_oneway(block["score"], block["lcjp_id"].astype(str))})
+    features = scores["feature"].astype("string").to_numpy(dtype=str)
+    values = scores["score"].to_numpy(dtype=float)
+    areas = scores["lcjp_id"].astype("string").to_numpy(dtype=str)
+    for feature in sorted(set(features)):
+        keep = features == feature
+        rows.append({"feature": feature, **icc_oneway(values[keep], areas[keep])})
     out = pd.DataFrame(rows, columns=ICC_COLUMNS)
     out["feature"] = out["feature"].astype("string")
     return out

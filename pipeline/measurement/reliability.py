@@ -6,9 +6,16 @@ number of respondents who answered at least one item of the feature. Omega comes
 maximum-likelihood model (``factor_analyzer``) fitted to the pairwise-complete item correlation
 matrix: omega = 1 - sum(uniquenesses) / sum(correlation matrix) (METHODS.md). A one-factor model
 needs at least three items; features with fewer get NaN omega and a note.
+
+Library trap: factor_analyzer 0.5.1 calls ``sklearn.utils.check_array(force_all_finite=...)``, a
+keyword scikit-learn 1.8 removed (renamed ``ensure_all_finite``), so ``FactorAnalyzer.fit`` raises
+TypeError under the pinned scikit-learn. ``_factor_analyzer_compat`` translates the keyword for the
+duration of our call only (nothing is patched when the installed scikit-learn still accepts it).
 """
 from __future__ import annotations
 
+import contextlib
+import inspect
 import warnings
 
 import numpy as np
@@ -43,6 +50,36 @@ def cronbach_alpha(items: pd.DataFrame | np.ndarray, ci_level: float = 0.95) -> 
     return (float(alpha), float(low), float(high))
 
 
+@contextlib.contextmanager
+def _factor_analyzer_compat():
+    """Let factor_analyzer 0.5.1 run under scikit-learn >= 1.8 (see the module docstring)."""
+    import factor_analyzer.factor_analyzer as fa_module
+
+    original = fa_module.check_array
+    if "force_all_finite" in inspect.signature(original).parameters:
+        yield
+        return
+
+    def check_array(*args, force_all_finite=True, **kwargs):
+        return original(*args, ensure_all_finite=force_all_finite, **kwargs)
+
+    fa_module.check_array = check_array
+    try:
+        yield
+    finally:
+        fa_module.check_array = original
+
+
+def one_factor_uniquenesses(corr: np.ndarray) -> np.ndarray:
+    """Uniquenesses of a one-factor ML model (factor_analyzer, method='ml') fitted to a correlation matrix."""
+    from factor_analyzer import FactorAnalyzer
+
+    with _factor_analyzer_compat():
+        model = FactorAnalyzer(n_factors=1, rotation=None, method="ml", is_corr_matrix=True)
+        model.fit(np.asarray(corr, dtype=float))
+    return np.asarray(model.get_uniquenesses(), dtype=float)
+
+
 def mcdonald_omega(items: pd.DataFrame | np.ndarray) -> tuple[float, str]:
     """(omega, note) from a one-factor ML factor model on the pairwise item correlation matrix."""
     values = np.asarray(items, dtype=float)
@@ -53,15 +90,11 @@ def mcdonald_omega(items: pd.DataFrame | np.ndarray) -> tuple[float, str]:
     corr = pd.DataFrame(values).corr().to_numpy()
     if not np.all(np.isfinite(corr)):
         return (np.nan, "omega: an item has no variance or no overlap with another item")
-    from factor_analyzer import FactorAnalyzer
-
     note = ""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            model = FactorAnalyzer(n_factors=1, rotation=None, method="ml", is_corr_matrix=True)
-            model.fit(corr)
-            uniquenesses = np.asarray(model.get_uniquenesses(), dtype=float)
+            uniquenesses = one_factor_uniquenesses(corr)
         except Exception as exc:  # factor_analyzer raises plain exceptions on singular matrices
             return (np.nan, f"omega: factor model failed ({type(exc).__name__}: {exc})")
     if caught:

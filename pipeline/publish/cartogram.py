@@ -101,11 +101,32 @@ def tile_values(grid: pd.DataFrame, values: pd.DataFrame, names: dict[str, str] 
     return merged[["lcjp_id", "row", "col", "name", "value", "fill", "label"]]
 
 
-def _abbreviation(name: str) -> str:
-    words = [w for w in name.replace("-", " ").split() if w.lower() not in {"and", "of", "the", "&"}]
-    if len(words) == 1:
-        return words[0][:4]
-    return "".join(w[0].upper() for w in words)[:4]
+def _words(name: str) -> list[str]:
+    return [w for w in name.replace("-", " ").split() if w.lower() not in {"and", "of", "the", "&"}] or [name]
+
+
+def abbreviations(names: list[str]) -> dict[str, str]:
+    """Short unique tile labels: initials of multi-word names ("GM"), first four letters otherwise
+    ("Kent"); names that would share a label get longer labels until they differ."""
+    def label(name: str, extra: int) -> str:
+        words = _words(name)
+        if len(words) == 1:
+            return words[0][: 4 + extra]
+        return "".join(w[0].upper() for w in words[:-1]) + words[-1][: 1 + extra].capitalize()
+    out: dict[str, str] = {}
+    pending = sorted(set(names))
+    extra = 0
+    while pending and extra < 20:
+        labels = {n: label(n, extra) for n in pending}
+        counts = pd.Series(list(labels.values())).value_counts()
+        unique = [n for n in pending if counts[labels[n]] == 1 and labels[n] not in out.values()]
+        for n in unique:
+            out[n] = labels[n]
+        pending = [n for n in pending if n not in out]
+        extra += 1
+    for n in pending:
+        out[n] = n
+    return out
 
 
 def cartogram_svg(tiles: pd.DataFrame, *, title: str, link: Callable[[str], str] | None = None,
@@ -117,6 +138,7 @@ def cartogram_svg(tiles: pd.DataFrame, *, title: str, link: Callable[[str], str]
     legend_height = 46
     width = n_cols * step + gap
     height = n_rows * step + gap + legend_height
+    labels = abbreviations(tiles["name"].astype(str).tolist())
     parts = [f'<svg role="img" aria-labelledby="cartogram-title" '
              f'viewBox="0 0 {width} {height}" width="{width}" height="{height}" class="instep-cartogram">',
              f'<title id="cartogram-title">{html.escape(title)}</title>']
@@ -126,7 +148,7 @@ def cartogram_svg(tiles: pd.DataFrame, *, title: str, link: Callable[[str], str]
         body = (f'<rect x="{x}" y="{y}" width="{tile_size}" height="{tile_size}" rx="4" fill="{tile.fill}" '
                 f'stroke="#333" stroke-width="1"><title>{html.escape(tile.label)}</title></rect>'
                 f'<text x="{x + tile_size / 2}" y="{y + tile_size / 2 + 5}" text-anchor="middle" font-size="13" '
-                f'font-family="sans-serif" fill="{text_fill}" aria-hidden="true">{html.escape(_abbreviation(tile.name))}'
+                f'font-family="sans-serif" fill="{text_fill}" aria-hidden="true">{html.escape(labels[tile.name])}'
                 f'</text>')
         if link is not None:
             body = f'<a href="{html.escape(link(tile.lcjp_id), quote=True)}" aria-label="{html.escape(tile.label, quote=True)}">{body}</a>'

@@ -14,7 +14,9 @@ address, phone number or postcode; tests run it over every report.
 """
 from __future__ import annotations
 
+import functools
 import html as html_lib
+import importlib.util
 import re
 from collections.abc import Iterable
 
@@ -27,8 +29,10 @@ SUPPRESSED_LABEL = "suppressed (n < {k})"
 EMAIL_RE = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}")
 # A UK phone number: +44 or 0, then 9-10 more digits, allowing spaces, hyphens, dots and brackets.
 PHONE_RE = re.compile(r"(?<![\w+])(?:\+\s?44[\s.\-]?(?:\(0\)[\s.\-]?)?|\(?0)(?:[\s.\-()]{0,2}\d){8,11}(?!\w)")
-POSTCODE_RE = re.compile(
-    r"\b(?:GIR ?0AA|[A-PR-UWYZ][A-HK-Y]?\d[A-Z\d]? ?\d[ABD-HJLNP-UW-Z]{2})\b", re.IGNORECASE)
+# Deliberately wider than the Royal Mail letter rules (pseudo-postcodes such as "ZZ99 3VZ" are used in
+# health and justice records and must go too): one or two letters, a digit, an optional letter or digit,
+# optional space, a digit and two letters.
+POSTCODE_RE = re.compile(r"\b(?:GIR ?0AA|[A-Z]{1,2}\d[A-Z\d]? ?\d[A-Z]{2})\b", re.IGNORECASE)
 REDACTION_MARK = {"email": "[e-mail removed]", "phone": "[phone removed]", "postcode": "[postcode removed]"}
 
 
@@ -37,14 +41,25 @@ def _phone_digits_ok(match: str) -> bool:
     return 10 <= len(digits) <= 13
 
 
+@functools.lru_cache(maxsize=1)
 def _upstream_redactor():
-    """The clean stage's redaction function when pipeline/clean/redact.py provides one."""
+    """The clean stage's redaction function (``pipeline/clean/redact.py``) when present, else None.
+
+    Loaded from its file, not through ``pipeline.clean`` (whose package import pulls in pandera and
+    costs seconds per area profile).
+    """
+    from pathlib import Path
+    source = Path(__file__).resolve().parent.parent / "clean" / "redact.py"
+    if not source.is_file():
+        return None
     try:
-        from pipeline.clean import redact as upstream  # noqa: PLC0415 (optional module of another engineer)
-    except Exception:  # absent or broken: our own redaction below still runs
+        spec = importlib.util.spec_from_file_location("_instep_upstream_redact", source)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    except Exception:  # broken upstream module: our own redaction below still runs
         return None
     for name in ("redact_text", "redact"):
-        func = getattr(upstream, name, None)
+        func = getattr(module, name, None)
         if callable(func):
             return func
     return None
@@ -158,7 +173,8 @@ def display_table(df: pd.DataFrame, k_min: int, *, digits: int = 2, count_column
             text = col.map(lambda v: "" if pd.isna(v) else f"{int(v)}")
         elif pd.api.types.is_numeric_dtype(col):
             values = col.dropna()
-            whole = len(values) > 0 and bool((values.astype(float) % 1 == 0).all())
+            count_like = name in RESPONDENT_COUNT_COLUMNS or str(name).startswith("n_") or name in ("rank", "invited")
+            whole = count_like and len(values) > 0 and bool((values.astype(float) % 1 == 0).all())
             text = col.map(lambda v: "" if pd.isna(v) else (f"{int(v)}" if whole else f"{float(v):.{digits}f}"))
         else:
             text = col.astype("string").fillna("")

@@ -6,6 +6,7 @@ Data passed in must already have passed disclosure control (suppressed values ar
 from __future__ import annotations
 
 import math
+import textwrap
 
 import numpy as np
 import pandas as pd
@@ -117,7 +118,7 @@ def outcome_trends_plot(outcomes: pd.DataFrame, measures: pd.DataFrame, area_id:
             description = meta.loc[name].get("description")
             title = str(description) if pd.notna(description) and str(description).strip() else name
             unit = str(meta.loc[name].get("unit") or "")
-        ax.set_title(title[:60], fontsize=9)
+        ax.set_title(textwrap.fill(title, 42), fontsize=8)
         ax.set_ylabel(unit, fontsize=8)
         ax.tick_params(labelsize=7)
         ax.grid(alpha=0.3)

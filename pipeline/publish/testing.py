@@ -56,34 +56,47 @@ def write_fixture(root: Path, *, seed: int = 7, plant: bool = True, small_area: 
             rows.append({"lcjp_id": area, "feature": feature, "score": score, "ci_low": score - half,
                          "ci_high": score + half, "raw_mean": score + rng.normal(0, 0.05), "n_respondents": n,
                          "n_agencies": min(n, 5), "rwg_j": float(rng.uniform(0.6, 0.95)),
-                         "rwg_j_skewed": float(rng.uniform(0.4, 0.9)), "aggregation_ok": True, "decision": "aggregate",
+                         "rwg_j_skewed": float(rng.uniform(0.4, 0.9)), "aggregation_ok": True, "decision": "kept",
                          "alpha": 0.81, "omega": 0.83, "icc1": 0.12, "icc2": 0.55})
     area_features = pd.DataFrame(rows).sort_values(["lcjp_id", "feature"], ignore_index=True)
     write_csv(area_features, processed / "area_features.csv")
 
-    quality = pd.DataFrame({"feature": FIXTURE_FEATURES, "n_items": 4, "alpha": 0.81, "alpha_ci_low": 0.76,
+    quality = pd.DataFrame({"feature": FIXTURE_FEATURES, "n_items": 4, "n_respondents": 300, "n_areas": 42,
+                            "alpha": 0.81, "alpha_ci_low": 0.76,
                             "alpha_ci_high": 0.85, "omega": 0.83, "icc1": 0.12, "icc2": 0.55,
-                            "rwg_j_median": 0.78, "aggregation_ok": True, "decision": "aggregate"})
+                            "rwg_j_median": 0.78, "share_rwg_ok": 0.7, "decision": "kept",
+                            "reason": "passes all floors"})
     write_csv(quality, processed / "feature_quality.csv")
 
     agencies = ["police", "cps", "courts"]
-    rr = []
+    matrix, rates = [], []
     for area in areas:
+        total_resp = total_inv = 0
         for agency in agencies:
             invited = int(rng.integers(3, 6))
             responded = int(rng.integers(0, invited + 1))
-            rr.append({"lcjp_id": area, "agency": agency, "invited": invited, "responded": responded,
-                       "response_rate": responded / invited})
-    write_csv(pd.DataFrame(rr), processed / "response_rates.csv")
+            total_resp, total_inv = total_resp + responded, total_inv + invited
+            matrix.append({"lcjp_id": area, "agency": agency, "n_respondents": responded, "n_invited": invited,
+                           "response_rate": responded / invited, "is_core": True})
+        rates.append({"lcjp_id": area, "n_respondents": total_resp, "n_invited": total_inv,
+                      "response_rate": total_resp / total_inv, "rate_basis": "invited",
+                      "n_agencies_responding": 3, "core_agencies_covered": 3, "n_core_agencies": 3,
+                      "core_coverage": 1.0, "core_agencies_missing": ""})
+    write_csv(pd.DataFrame(matrix), processed / "response_matrix.csv")
+    write_csv(pd.DataFrame(rates), processed / "response_rates.csv")
 
-    write_csv(pd.DataFrame({"statistic": ["cohen_kappa", "krippendorff_alpha"], "value": [0.78, 0.74],
-                            "n_segments": [60, 60]}), processed / "intercoder_reliability.csv")
+    write_csv(pd.DataFrame({"measure": ["cohen_kappa", "krippendorff_alpha"], "unit": "code", "coders": "A;B",
+                            "n_coders": 2, "n_segments": [60, 60], "estimate": [0.78, 0.74], "ci_low": [0.7, 0.66],
+                            "ci_high": [0.85, 0.81], "n_bootstrap": 1000, "ci_method": "bootstrap",
+                            "interpretation": "adequate"}), processed / "intercoder_reliability.csv")
 
     themes = []
     for area in fieldwork_areas:
         for theme in FIXTURE_THEMES:
-            themes.append({"lcjp_id": area, "theme": theme, "n_segments": int(rng.integers(3, 15)),
-                           "n_sources": int(rng.integers(2, 6)), "net_valence": float(rng.uniform(-1, 1))})
+            pos, neu, neg = (int(v) for v in rng.integers(0, 8, 3))
+            themes.append({"lcjp_id": area, "theme": theme, "n_segments": pos + neu + neg, "n_positive": pos,
+                           "n_neutral": neu, "n_negative": neg, "net_valence": (pos - neg) / max(1, pos + neu + neg),
+                           "share_of_area_segments": 0.5})
     write_csv(pd.DataFrame(themes), processed / "fieldwork_themes.csv")
 
     quotes = pd.DataFrame({
@@ -131,7 +144,7 @@ def write_fixture(root: Path, *, seed: int = 7, plant: bool = True, small_area: 
     est = []
     for feature in FIXTURE_FEATURES:
         for measure in FIXTURE_MEASURES:
-            for model in ("ols_covariates", "ols_region_fe"):
+            for model in ("ols", "ols_region_fe"):
                 estimate = float(rng.normal(0, 1))
                 se = float(rng.uniform(0.4, 0.9))
                 p = float(rng.uniform(0.001, 0.9))
@@ -142,7 +155,7 @@ def write_fixture(root: Path, *, seed: int = 7, plant: bool = True, small_area: 
                             "q_bh": min(1.0, p * 4), "mde": 1.7, "mde_r": 0.42, "ci_method": "wild bootstrap",
                             "p_method": "freedman_lane", "family": "exploratory",
                             "robustness_value": float(rng.uniform(0.02, 0.3)), "e_value": float(rng.uniform(1, 2.5)),
-                            "verdict": "inconclusive"})
+                            "verdict": "inconclusive", "outcome_period": "level_2018"})
     write_csv(pd.DataFrame(est), processed / "estimates.csv")
     spec = []
     for i, (feature, measure) in enumerate([(f, m) for f in FIXTURE_FEATURES for m in FIXTURE_MEASURES]):

@@ -12,6 +12,7 @@ no dashboard) unless a scheduler address is given (argument, else env ``DASK_SCH
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -52,7 +53,7 @@ def dask_client(address: str | None = None, n_workers: int | None = None) -> Ite
     # Each worker process runs numpy/BLAS single-threaded, so n workers use n cores, not n^2 threads.
     env = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONHASHSEED": "0"}
     with LocalCluster(n_workers=n_workers, processes=True, threads_per_worker=1, dashboard_address=None,
-                      env=env, silence_logs="error") as cluster, Client(cluster) as client:
+                      env=env, silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
         yield client
 
 
@@ -77,20 +78,20 @@ def _tidy(frame: pd.DataFrame) -> pd.DataFrame:
         if column not in frame.columns:
             frame[column] = pd.NA
     frame = frame[RESULT_COLUMNS].copy()
-    for column in ["icc1", "effect_fraction", "truth", "truth_r", "estimate", "se", "ci_low", "ci_high",
-                   "p_value", "p_adjusted"]:
+    for column in ["icc1", "effect_fraction", "truth", "truth_associational", "truth_attenuated", "truth_r",
+                   "estimate", "se", "ci_low", "ci_high", "p_value", "p_adjusted", "mde_r"]:
         frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("float64")
     for column in ["informative_nonresponse", "unmeasured_confounder"]:
         frame[column] = frame[column].astype(bool)
     frame["replicate"] = frame["replicate"].astype("int64")
     frame["n_areas"] = pd.to_numeric(frame["n_areas"], errors="coerce").astype("Int64")
-    for column in ["cell_key", "model", "feature", "outcome", "status", "error"]:
+    for column in ["cell_key", "model", "inference", "feature", "outcome", "outcome_period", "family", "status", "error"]:
         frame[column] = frame[column].astype("string")
     return frame
 
 
 def sort_results(frame: pd.DataFrame) -> pd.DataFrame:
-    return frame.sort_values(["cell_key", "replicate", "model", "feature", "outcome"],
+    return frame.sort_values(["cell_key", "replicate", "model", "inference", "outcome_period", "feature", "outcome"],
                              na_position="last").reset_index(drop=True)
 
 

@@ -22,11 +22,13 @@ import pandas as pd
 # Replicate-level results: one row per replicate x model x feature x outcome (``status == "ok"``),
 # or one row per failed replicate (``status == "failed"``, estimates missing, ``error`` says why).
 RESULT_COLUMNS = ["cell_key", "icc1", "effect_fraction", "informative_nonresponse", "unmeasured_confounder",
-                  "replicate", "model", "feature", "outcome", "truth", "truth_r", "estimate", "se", "ci_low",
-                  "ci_high", "p_value", "p_adjusted", "n_areas", "status", "error"]
+                  "replicate", "model", "inference", "feature", "outcome", "outcome_period", "truth", "truth_associational",
+                  "truth_attenuated", "truth_r", "estimate", "se", "ci_low", "ci_high", "p_value", "p_adjusted",
+                  "n_areas", "mde_r", "family", "status", "error"]
 CELL_FACTORS = ["cell_key", "icc1", "effect_fraction", "informative_nonresponse", "unmeasured_confounder"]
-PAIR_COLUMNS = CELL_FACTORS + ["model", "feature", "outcome", "measure", "value", "mcse", "n_sim"]
-FAMILY_COLUMNS = CELL_FACTORS + ["model", "measure", "value", "mcse", "n_sim", "n_failed"]
+PAIR_COLUMNS = CELL_FACTORS + ["estimand", "model", "inference", "feature", "outcome", "outcome_period",
+                                "measure", "value", "mcse", "n_sim"]
+FAMILY_COLUMNS = CELL_FACTORS + ["estimand", "model", "inference", "measure", "value", "mcse", "n_sim", "n_failed"]
 
 NULL_TOLERANCE = 1e-12
 
@@ -80,8 +82,19 @@ def _ok(results: pd.DataFrame) -> pd.DataFrame:
     return ok
 
 
-def _flags(ok: pd.DataFrame, alpha: float) -> pd.DataFrame:
+#: estimand name -> results column holding its true value (see study.truth_table)
+ESTIMANDS = {"structural": "truth", "associational": "truth_associational", "attenuated": "truth_attenuated"}
+
+
+def _estimands(results: pd.DataFrame, estimands: dict | None) -> dict:
+    chosen = ESTIMANDS if estimands is None else estimands
+    return {name: col for name, col in chosen.items()
+            if col in results.columns and results[col].notna().any()}
+
+
+def _flags(ok: pd.DataFrame, alpha: float, truth_column: str = "truth") -> pd.DataFrame:
     ok = ok.copy()
+    ok["truth"] = ok[truth_column].to_numpy(float)
     truth = ok["truth"].to_numpy(float)
     ok["is_null"] = np.abs(truth) <= NULL_TOLERANCE
     ok["covered"] = (ok["ci_low"].to_numpy(float) <= truth) & (truth <= ok["ci_high"].to_numpy(float))
@@ -90,26 +103,33 @@ def _flags(ok: pd.DataFrame, alpha: float) -> pd.DataFrame:
     return ok
 
 
-def performance_by_estimand(results: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
-    """Bias, empirical and model SE, coverage, type-I error or power per cell x model x feature x outcome.
+def performance_by_estimand(results: pd.DataFrame, alpha: float = 0.05, estimands: dict | None = None
+                            ) -> pd.DataFrame:
+    """Bias, empirical and model SE, coverage, type-I error or power per cell x estimand x model x
+    feature x outcome x period.
 
     Long format (``PAIR_COLUMNS``): one row per measure with its value and Monte Carlo SE.
+    ``estimands`` maps a name to the results column with its true value (default ``ESTIMANDS``).
     """
-    ok = _flags(_ok(results), alpha)
+    base = _ok(results)
     rows = []
-    for key, group in ok.groupby(CELL_FACTORS + ["model", "feature", "outcome"], sort=True, dropna=False):
-        measures = pair_measures(group["estimate"].to_numpy(float), group["se"].to_numpy(float),
-                                 group["truth"].to_numpy(float), group["covered"].to_numpy(),
-                                 group["rejected_raw"].to_numpy(), group["rejected_adjusted"].to_numpy())
-        for name, value, mcse in measures:
-            rows.append((*key, name, value, mcse, len(group)))
+    for estimand, column in _estimands(results, estimands).items():
+        ok = _flags(base, alpha, column)
+        for key, group in ok.groupby(CELL_FACTORS + ["model", "inference", "feature", "outcome", "outcome_period"], sort=True,
+                                     dropna=False):
+            measures = pair_measures(group["estimate"].to_numpy(float), group["se"].to_numpy(float),
+                                     group["truth"].to_numpy(float), group["covered"].to_numpy(),
+                                     group["rejected_raw"].to_numpy(), group["rejected_adjusted"].to_numpy())
+            cell, rest = key[: len(CELL_FACTORS)], key[len(CELL_FACTORS):]
+            for name, value, mcse in measures:
+                rows.append((*cell, estimand, *rest, name, value, mcse, len(group)))
     return pd.DataFrame(rows, columns=PAIR_COLUMNS)
 
 
-def per_replicate_family(results: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
+def per_replicate_family(results: pd.DataFrame, alpha: float = 0.05, truth_column: str = "truth") -> pd.DataFrame:
     """Per replicate and model: tests, true nulls, rejections (V false, S true), coverage share."""
-    ok = _flags(_ok(results), alpha)
-    keys = CELL_FACTORS + ["model", "replicate"]
+    ok = _flags(_ok(results), alpha, truth_column)
+    keys = CELL_FACTORS + ["model", "inference", "replicate"]
     ok["false_adj"] = ok["is_null"] & ok["rejected_adjusted"]
     ok["true_adj"] = ~ok["is_null"] & ok["rejected_adjusted"]
     ok["false_raw"] = ok["is_null"] & ok["rejected_raw"]
@@ -127,7 +147,8 @@ def per_replicate_family(results: pd.DataFrame, alpha: float = 0.05) -> pd.DataF
     return agg
 
 
-def performance_by_cell(results: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
+def performance_by_cell(results: pd.DataFrame, alpha: float = 0.05, estimands: dict | None = None
+                        ) -> pd.DataFrame:
     """Family-level measures per cell and model (``FAMILY_COLUMNS``), each with its MCSE.
 
     Measures: ``fwer`` and ``fdr`` (with the method's multiplicity adjustment), ``fwer_unadjusted``,
@@ -136,11 +157,18 @@ def performance_by_cell(results: pd.DataFrame, alpha: float = 0.05) -> pd.DataFr
     adjustment), ``coverage`` (share of intervals covering the truth), ``relative_bias`` (mean of
     (est - truth) / truth over planted effects), ``failure_rate``.
     """
-    fam = per_replicate_family(results, alpha)
+    frames = [_performance_by_cell(results, alpha, name, column)
+              for name, column in _estimands(results, estimands).items()]
+    out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=FAMILY_COLUMNS)
+    return out.sort_values(CELL_FACTORS + ["estimand", "model", "inference", "measure"]).reset_index(drop=True)
+
+
+def _performance_by_cell(results: pd.DataFrame, alpha: float, estimand: str, truth_column: str) -> pd.DataFrame:
+    fam = per_replicate_family(results, alpha, truth_column)
     failed = results[results["status"] != "ok"].groupby(CELL_FACTORS, sort=True)["replicate"].nunique()
     attempted = results.groupby(CELL_FACTORS, sort=True)["replicate"].nunique()
     rows = []
-    for key, g in fam.groupby(CELL_FACTORS + ["model"], sort=True):
+    for key, g in fam.groupby(CELL_FACTORS + ["model", "inference"], sort=True):
         cell = tuple(key[: len(CELL_FACTORS)])
         n_failed = int(failed.get(cell, 0))
         n = len(g)
@@ -158,7 +186,7 @@ def performance_by_cell(results: pd.DataFrame, alpha: float = 0.05) -> pd.DataFr
 
         def add(name, result):
             if result is not None:
-                rows.append((*key, name, result[0], result[1], result[2], n_failed))
+                rows.append((*cell, estimand, key[-2], key[-1], name, result[0], result[1], result[2], n_failed))
 
         has_null = g["n_null"] > 0
         has_nonnull = g["n_nonnull"] > 0
@@ -177,8 +205,7 @@ def performance_by_cell(results: pd.DataFrame, alpha: float = 0.05) -> pd.DataFr
         n_attempted = int(attempted.get(cell, n))
         add("failure_rate", (n_failed / n_attempted, float(np.sqrt(n_failed / n_attempted * (1 - n_failed / n_attempted)
                                                                     / n_attempted)), n_attempted))
-    out = pd.DataFrame(rows, columns=FAMILY_COLUMNS)
-    return out.sort_values(CELL_FACTORS + ["model", "measure"]).reset_index(drop=True)
+    return pd.DataFrame(rows, columns=FAMILY_COLUMNS)
 
 
 def within_mc_error(value: float, target: float, mcse: float, z: float = 1.96) -> bool:

@@ -11,6 +11,8 @@ theory), used by the tests and as a control in the report.
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pandas as pd
 from scipy import stats
@@ -18,11 +20,13 @@ from scipy import stats
 from .design import Cell
 
 
+@functools.lru_cache(maxsize=256)
 def mde_r(n_areas: int, n_covariates: int = 0, alpha: float = 0.05, power: float = 0.8) -> float:
     """Minimal detectable (partial) correlation for one coefficient of an OLS with ``n_covariates`` controls.
 
     Cohen's f^2 from ``FTestPowerF2`` (df_num = 1, df_denom = n - k - 2), then r = sqrt(f^2 / (1 + f^2)).
-    With no covariates this is within 0.01 of ``pingouin.power_corr(n, power=power)`` (0.417 at 42 areas).
+    With no covariates: 0.405 at 42 areas, close to ``pingouin.power_corr(n, power=power)`` (0.417, which
+    uses the Fisher z approximation for a correlation rather than the exact F test of the slope).
     """
     from statsmodels.stats.power import FTestPowerF2
     df_denom = int(n_areas) - int(n_covariates) - 2
@@ -61,10 +65,213 @@ def textbook_replicate(cell: Cell, seed_seq: np.random.SeedSequence, n_areas: in
             se = float(np.sqrt(sigma2 * np.linalg.inv(design.T @ design)[1, 1]))
             t = coef[1] / se
             q = stats.t.ppf(0.975, df)
-            rows.append({"model": "textbook_ols", "feature": f"x{k + 1}", "outcome": f"y{j + 1}",
+            rows.append({"model": "textbook_ols", "inference": "t", "feature": f"x{k + 1}", "outcome": f"y{j + 1}",
                          "truth": b if k == 0 else 0.0, "truth_r": r if k == 0 else 0.0,
                          "estimate": coef[1], "se": se, "ci_low": coef[1] - q * se, "ci_high": coef[1] + q * se,
                          "p_value": float(2 * stats.t.sf(abs(t), df)), "n_areas": n_areas})
     out = pd.DataFrame(rows)
     out["p_adjusted"] = multipletests(out["p_value"].to_numpy(), method="fdr_bh")[1]
     return out
+
+
+# --------------------------------------------------------------------------------------------------
+# The method: the whole path, in-process
+# --------------------------------------------------------------------------------------------------
+
+#: The estimate stage's settings the study uses (same names as params.yaml ``estimate``), and the
+#: study's own: ``target_r_per_mde`` (the MDE as a latent partial r, from ``calibrate``).
+METHOD_OPTIONS = ("n_permutations", "level_year", "baseline_year", "covariates", "primary_method", "alpha",
+                  "fdr_method", "power", "aggregation", "periods", "features_on_fail", "target_r_per_mde")
+
+
+def generator_design(cell: Cell, target_r_per_mde: float):
+    """The generator's design for a cell: how a fraction of the MDE becomes the generator's effect size.
+
+    ``pipeline.simulate`` sizes each planted effect by its latent partial correlation with the
+    outcome given the covariates (``strong_partial_r``, ``moderate_partial_r``; ``effect_scale``
+    multiplies the resulting slopes, 0 = the full null). The study sets both partial r's to
+    ``effect_fraction x target_r_per_mde`` and ``effect_scale`` to 1 (0 when the fraction is 0), so
+    every planted effect is exactly that fraction of the MDE on the partial-r scale the estimate stage
+    reports its MDE on (``estimates.csv`` column ``mde_r``). The planted r is for the *latent* trait:
+    the measured feature is less reliable, so power at "the MDE" is below the nominal 80 %.
+    """
+    from .. import simulate
+    r = float(cell.effect_fraction) * float(target_r_per_mde)
+    if not 0 <= r < 1:
+        raise ValueError(f"effect fraction {cell.effect_fraction} x MDE r {target_r_per_mde} = {r} is not a "
+                         "correlation in [0, 1)")
+    return simulate.SimulationDesign(icc1_target=float(cell.icc1), effect_scale=1.0 if r > 0 else 0.0,
+                                     strong_partial_r=r if r > 0 else simulate.SimulationDesign.strong_partial_r,
+                                     moderate_partial_r=r if r > 0 else simulate.SimulationDesign.moderate_partial_r,
+                                     informative_nonresponse=bool(cell.informative_nonresponse),
+                                     unmeasured_confounder=bool(cell.unmeasured_confounder))
+
+
+@functools.lru_cache(maxsize=1)
+def _matcher_and_reference():
+    from ..areas import AreaMatcher, load_forces
+    return AreaMatcher.from_reference(), load_forces()
+
+
+# Only these raw folders feed the estimate; fieldwork is descriptive (themes, quotes) and never enters it.
+_RAW_KINDS_USED = ("survey", "outcomes", "reference")
+
+
+def run_whole_path(files: dict[str, bytes], *, estimate_seed: int, n_permutations: int, level_year: int,
+                   baseline_year: int, covariates="auto", primary_method: str = "freedman_lane",
+                   alpha: float = 0.05, fdr_method: str = "fdr_bh", power: float = 0.8,
+                   aggregation: str = "adjusted", periods=("level", "change"),
+                   features_on_fail: str = "keep_with_warning") -> pd.DataFrame:
+    """Raw files (relative path -> bytes) -> ``estimates.csv`` rows, through the stages' own functions.
+
+    The files go to a fresh temporary folder laid out like ``data/raw``; nothing is written to the repo.
+    Unless ``features_on_fail == 'drop'`` the features stage's quality checks cannot change which
+    features are estimated (every feature is kept), so the cheaper ``area_scores`` (same scores) is
+    used and the rows are marked ``decision = 'not assessed'``; with 'drop' the full ``area_features``
+    runs with the features stage's default thresholds.
+    """
+    import tempfile
+    from pathlib import Path
+
+    from ..clean import clean_covariates, clean_outcomes, clean_survey
+    from ..estimation import estimate_associations
+    from ..measurement import area_features, area_scores
+
+    matcher, reference = _matcher_and_reference()
+    with tempfile.TemporaryDirectory(prefix="instep-validate-") as tmp:
+        root = Path(tmp)
+        for rel, content in files.items():
+            if rel.split("/", 1)[0] in _RAW_KINDS_USED:
+                target = root / rel
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(content)
+        survey = clean_survey(root / "survey", matcher)
+        outcomes = clean_outcomes(root / "outcomes", matcher)
+        covs = clean_covariates(root / "reference", matcher)
+    method = "raw" if aggregation in ("raw", "raw_mean") else "adjusted"
+    if features_on_fail == "drop":
+        features = area_features(survey.clean, survey.codebook, method=method, on_fail="drop", with_omega=False)
+    else:
+        features = area_scores(survey.clean, survey.codebook, method=method).assign(decision="not assessed")
+    return estimate_associations(features, outcomes.outcomes, covs.covariates, reference,
+                                 n_permutations=int(n_permutations), seed=int(estimate_seed),
+                                 level_year=int(level_year), baseline_year=int(baseline_year),
+                                 covariates_spec=covariates, aggregation=aggregation, method=primary_method,
+                                 alpha=alpha, power=power, fdr_method=fdr_method, periods=tuple(periods),
+                                 measures=outcomes.measures)
+
+
+def truth_table(truth: dict, level_year: int, baseline_year: int) -> pd.DataFrame:
+    """The generator's truth per feature x outcome x outcome period, for the estimate stage's estimand.
+
+    Columns: ``feature, outcome, outcome_period, truth`` (structural effect per SD of the latent trait:
+    the causal question), ``truth_associational`` (population slope of the outcome on that one trait
+    given the covariates: what a one-feature model targets; differs from ``truth`` through correlated
+    traits and the unmeasured confounder), ``truth_attenuated`` (``truth_associational`` x the realised
+    correlation of the measured area score with the trait: roughly what the estimate can reach with a
+    score of that reliability), ``truth_r`` (the planted latent partial r, 0 for null pairs).
+
+    Planted effects are level shifts from their first year on: in the ``level`` period (``level_year``)
+    they count if they started by then; in the ``change`` period (``level_year`` minus ``baseline_year``)
+    only if they started after the baseline year.
+    """
+    planted = {(e["feature"], e["measure"]): e for e in truth["planted_effects"]}
+    implied = {(s["feature"], s["measure"]): s for s in truth["implied_slopes"]}
+    corr = truth["attenuation"]["realised_corr_mean_trait"]
+    rows = []
+    for feature in truth["features"]:
+        for measure in truth["measures"]:
+            effect = planted.get((feature, measure))
+            slope = implied.get((feature, measure), {}).get("implied_adjusted_slope_per_sd", 0.0)
+            for period in ("level", "change"):
+                if effect is None:
+                    active = False
+                elif period == "level":
+                    active = effect["from_year"] <= level_year
+                else:
+                    active = baseline_year < effect["from_year"] <= level_year
+                structural = float(effect["effect_per_sd"]) if active else 0.0
+                # the associational slope is a level quantity; a level shift present at both ends cancels
+                # in the change, as does the (time-constant) confounder
+                assoc = float(slope) if period == "level" else structural
+                rows.append({"feature": feature, "outcome": measure, "outcome_period": period,
+                             "truth": structural, "truth_associational": assoc,
+                             "truth_attenuated": assoc * float(corr.get(feature, np.nan)),
+                             "truth_r": float(effect["target_latent_partial_r"]) if active else 0.0})
+    return pd.DataFrame(rows)
+
+
+def tidy_estimates(est: pd.DataFrame, method: str, n_permutations: int, fdr_method: str) -> pd.DataFrame:
+    """The estimate stage's rows as the study records them: once per inference method.
+
+    ``inference = '<method> B=<n>'``: the stage's primary p-values and intervals (resampling with
+    ``n_permutations`` draws, or HC3 t when 0). With few draws the smallest attainable p is
+    1 / (B + 1), which caps what a multiplicity adjustment over ~100 tests can ever reject; so the
+    same fits are also recorded with ``inference = 'hc3_t'`` (the stage's HC3 t p-values and
+    intervals, computed alongside, adjusted by the stage's own ``multiplicity.adjust``): continuous
+    p-values on which FWER, FDR and adjusted power are meaningful at any B.
+    """
+    from ..estimation import multiplicity
+    keep = ["model", "feature", "outcome", "outcome_period", "estimate", "se_hc3", "ci_low", "ci_high",
+            "p_value", "p_adjusted", "n_areas", "mde_r", "family"]
+    primary = est[keep].rename(columns={"se_hc3": "se"}).assign(
+        inference=f"{method} B={n_permutations}" if n_permutations else "hc3_t")
+    parts = [primary]
+    if n_permutations:
+        hc3 = est[keep[:-1] + ["p_hc3", "ci_low_hc3", "ci_high_hc3"]].drop(columns=["p_value", "p_adjusted",
+                                                                                  "ci_low", "ci_high"])
+        hc3 = hc3.rename(columns={"p_hc3": "p_value", "ci_low_hc3": "ci_low", "ci_high_hc3": "ci_high"})
+        hc3["family"] = est["family"].to_numpy()
+        hc3 = multiplicity.adjust(hc3, fdr_method).drop(columns=["q_bh", "p_holm"])
+        parts.append(hc3.rename(columns={"se_hc3": "se"}).assign(inference="hc3_t"))
+    out = pd.concat(parts, ignore_index=True)
+    return out.astype({"feature": "string", "outcome": "string", "outcome_period": "string", "model": "string",
+                       "inference": "string", "family": "string"})
+
+
+def whole_path_replicate(cell: Cell, seed_seq: np.random.SeedSequence, *, target_r_per_mde: float,
+                         n_permutations: int, level_year: int, baseline_year: int, covariates="auto",
+                         primary_method: str = "freedman_lane", alpha: float = 0.05, fdr_method: str = "fdr_bh",
+                         power: float = 0.8, aggregation: str = "adjusted", periods=("level", "change"),
+                         features_on_fail: str = "keep_with_warning") -> pd.DataFrame:
+    """One replicate of the study: simulate -> clean -> features -> estimate (with its multiplicity).
+
+    Returns one row per model x feature x outcome x period with the estimate, its interval, raw and
+    adjusted p and the truths (see ``truth_table``). ``se`` is the HC3 standard error; intervals and p
+    come from the estimate stage's primary method (permutation/bootstrap inversion when
+    ``n_permutations > 0``, HC3 t otherwise).
+    """
+    from .. import simulate
+    generate_seed, estimate_seed = (int(x) for x in seed_seq.generate_state(2, dtype=np.uint32))
+    data = simulate.generate(generate_seed, generator_design(cell, target_r_per_mde))
+    est = run_whole_path(data.files, estimate_seed=estimate_seed, n_permutations=n_permutations,
+                         level_year=level_year, baseline_year=baseline_year, covariates=covariates,
+                         primary_method=primary_method, alpha=alpha, fdr_method=fdr_method, power=power,
+                         aggregation=aggregation, periods=periods, features_on_fail=features_on_fail)
+    truth = truth_table(data.truth, int(level_year), int(baseline_year))
+    out = tidy_estimates(est, primary_method if int(n_permutations) else "hc3_t", int(n_permutations), fdr_method)
+    truth = truth.astype({"feature": "string", "outcome": "string", "outcome_period": "string"})
+    merged = out.merge(truth, on=["feature", "outcome", "outcome_period"], how="left", validate="many_to_one")
+    if merged["truth"].isna().any():
+        unknown = merged.loc[merged["truth"].isna(), ["feature", "outcome"]].drop_duplicates().head(3)
+        raise ValueError(f"estimates for pairs the generator's truth does not list: {unknown.to_dict('records')}")
+    return merged
+
+
+def calibrate(seed: int, *, level_year: int, baseline_year: int, covariates="auto", alpha: float = 0.05,
+              power: float = 0.8, aggregation: str = "adjusted") -> dict:
+    """The MDE the study's effect levels are fractions of, from one generated data set run through the path.
+
+    Returns ``n_areas``, ``df_resid`` and ``mde_r`` of the estimate stage's primary model (the partial r
+    detectable with ``power`` at ``alpha`` given the covariates it actually used): the MDE the
+    findings report states, so "effect = MDE" in the study means the same thing.
+    """
+    from .. import simulate
+    data = simulate.generate(int(seed), simulate.SimulationDesign(effect_scale=0.0))
+    est = run_whole_path(data.files, estimate_seed=int(seed), n_permutations=0, level_year=level_year,
+                         baseline_year=baseline_year, covariates=covariates, alpha=alpha, power=power,
+                         aggregation=aggregation, periods=("level",))
+    primary = est[est["family"] != "sensitivity"].dropna(subset=["mde_r"])
+    df_resid = int(primary["df_resid"].mode().iloc[0])
+    row = primary[primary["df_resid"] == df_resid].iloc[0]
+    return {"n_areas": int(row["n_areas"]), "df_resid": df_resid, "mde_r": float(row["mde_r"])}

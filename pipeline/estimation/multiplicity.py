@@ -1,0 +1,55 @@
+"""Families of tests: a declared confirmatory family (Holm) and the exploratory rest (BH)."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from statsmodels.stats.multitest import multipletests
+
+
+def confirmatory_keys(spec) -> set[tuple]:
+    """Params' confirmatory family -> {(feature, outcome, outcome_period or None)}.
+
+    Accepts a list of dicts ``{feature, outcome[, period]}`` or strings ``"feature~outcome[~period]"``.
+    """
+    keys = set()
+    for item in spec or []:
+        if isinstance(item, str):
+            parts = [p.strip() for p in item.split("~")]
+        else:
+            parts = [item.get("feature"), item.get("outcome"), item.get("period")]
+        if len(parts) < 2 or not parts[0] or not parts[1]:
+            raise ValueError(f"confirmatory entry {item!r} needs a feature and an outcome")
+        keys.add((parts[0], parts[1], parts[2] if len(parts) > 2 else None))
+    return keys
+
+
+def assign_families(df: pd.DataFrame, confirmatory, primary_models: tuple[str, ...] = ("ols",)) -> pd.Series:
+    keys = confirmatory_keys(confirmatory)
+    fam = []
+    for feature, outcome, period, model in zip(df["feature"], df["outcome"], df["outcome_period"], df["model"]):
+        if model not in primary_models:
+            fam.append(f"sensitivity:{model}")
+        elif (feature, outcome, period) in keys or (feature, outcome, None) in keys:
+            fam.append("confirmatory")
+        else:
+            fam.append("exploratory")
+    return pd.Series(fam, index=df.index, dtype="string")
+
+
+def adjust(df: pd.DataFrame, fdr_method: str = "fdr_bh") -> pd.DataFrame:
+    """Add q_bh, p_holm (within each family) and p_adjusted (Holm if confirmatory, else BH)."""
+    out = df.copy()
+    out["q_bh"] = np.nan
+    out["p_holm"] = np.nan
+    for _, idx in out.groupby("family", sort=True).groups.items():
+        p = out.loc[idx, "p_value"].to_numpy(float)
+        ok = ~np.isnan(p)
+        if not ok.any():
+            continue
+        q = np.full(p.shape, np.nan); holm = np.full(p.shape, np.nan)
+        q[ok] = multipletests(p[ok], method=fdr_method)[1]
+        holm[ok] = multipletests(p[ok], method="holm")[1]
+        out.loc[idx, "q_bh"] = q
+        out.loc[idx, "p_holm"] = holm
+    out["p_adjusted"] = np.where(out["family"] == "confirmatory", out["p_holm"], out["q_bh"])
+    return out

@@ -463,8 +463,8 @@ def _read_ho_outcomes(header: Header, ctx: Context, acc: Accounting) -> pd.DataF
     if empty.any():
         acc.notes.append(f"{int(empty.sum())} area-year(s) with no outcomes assigned were left out.")
         out = out.loc[~empty]
-    return pd.DataFrame({"area": out["area"], "period": out["period"], "measure": "charge_rate",
-                         "value": out["_charge"] / out["_assigned"], "numerator": out["_charge"],
+    return pd.DataFrame({"area": out["area"], "period": out["period"], "measure": "charge_summons_rate",
+                         "value": 100.0 * out["_charge"] / out["_assigned"], "numerator": out["_charge"],
                          "denominator": out["_assigned"]})
 
 
@@ -475,12 +475,12 @@ register(Adapter(
                  "(prc-outcomes-open-data-*.ods / .csv)",
     recognise=lambda h: h.has("outcome_type", "outcome_description", "financial_quarter"),
     read=_read_ho_outcomes,
-    measures=({"measure": "charge_rate",
-               "description": "Charge/summons rate: outcomes of type 1 (charged/summonsed, incl. 1A) as a share "
-                              "of all outcomes the force assigned in the financial year (types 1-22, "
-                              "column 'force outcomes recorded in quarter', summed over four quarters); "
-                              "Home Office police recorded crime outcomes open data, all offences",
-               "unit": "proportion of outcomes assigned", "higher_is_better": True},),
+    measures=({"measure": "charge_summons_rate",
+               "description": "Charge/summons rate: 100 x outcomes of type 1 (charged/summonsed, incl. 1A) / all "
+                              "outcomes the force assigned in the financial year (types 1-22, column 'force "
+                              "outcomes recorded in quarter', summed over four quarters); all offences; Home "
+                              "Office police recorded crime outcomes open data",
+               "unit": "percent", "higher_is_better": True},),
     description="Home Office crime outcomes open data (force x quarter x offence x outcome type).",
 ))
 
@@ -563,7 +563,7 @@ def _read_magistrates(header: Header, ctx: Context, acc: Accounting) -> pd.DataF
     out = frame.groupby(["area", "period"], observed=True)[["_convicted", "_decided"]].sum().reset_index()
     out = out.loc[out["_decided"] > 0]
     return pd.DataFrame({"area": out["area"], "period": out["period"], "measure": "magistrates_conviction_ratio",
-                         "value": out["_convicted"] / out["_decided"], "numerator": out["_convicted"],
+                         "value": 100.0 * out["_convicted"] / out["_decided"], "numerator": out["_convicted"],
                          "denominator": out["_decided"]})
 
 
@@ -575,12 +575,12 @@ register(Adapter(
     recognise=lambda h: h.has("convicted_not_convicted", "force_code"),
     read=_read_magistrates,
     measures=({"measure": "magistrates_conviction_ratio",
-               "description": "Magistrates' court conviction ratio: defendants convicted at the magistrates' court "
-                              "(incl. committed to the Crown Court for sentence) / defendants proceeded against "
+               "description": "Magistrates' court conviction ratio: 100 x defendants convicted at the magistrates' "
+                              "court (incl. committed to the Crown Court for sentence) / defendants proceeded against "
                               "there whose case the court decided (all outcomes except 'committed for trial' "
                               "to the Crown Court); calendar year; MoJ CJS statistics. The MoJ reports the "
                               "Metropolitan Police area including the City of London: London's partnership.",
-               "unit": "proportion of defendants", "higher_is_better": True},),
+               "unit": "percent", "higher_is_better": True},),
     description="MoJ magistrates' court defendants by PFA x quarter x offence x outcome, with count.",
 ))
 

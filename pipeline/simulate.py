@@ -1158,15 +1158,19 @@ def raw_readme(truth: dict) -> str:
         f"Seed {truth['seed']}; ICC(1) target {truth['icc1_target']}; "
         f"mean respondents per area {truth['attenuation']['mean_respondents']:.1f}; expected correlation of an "
         f"area's mean score with its latent trait {truth['attenuation']['expected_corr_mean_trait']:.2f}.",
+        f"Design: effect scale {truth['design']['effect_scale']}, informative non-response "
+        f"{'on' if truth['design']['informative_nonresponse'] else 'off'}, unmeasured confounder "
+        f"{'on' if truth['design']['unmeasured_confounder'] else 'off'}, traits inter-correlated "
+        f"{truth['design']['trait_correlation']} through a common factor that also drives the covariates.",
         "",
-        "| feature | measure | effect per SD of the latent trait | unit | from year | strength |",
-        "|---|---|---|---|---|---|",
+        "| feature | measure | effect per SD of the latent trait | unit | from year | strength | latent partial r |",
+        "|---|---|---|---|---|---|---|",
     ]
     for e in effects:
         lines.append(f"| {e['feature']} | {e['measure']} | {e['effect_per_sd']:+.4g} | {e['unit']} | "
-                     f"{e['from_year']} | {e['strength']} |")
+                     f"{e['from_year']} | {e['strength']} | {e['target_latent_partial_r']:.2f} |")
     if not effects:
-        lines.append("| (none: full null) | | | | | |")
+        lines.append("| (none: full null) | | | | | | |")
     lines += [
         "",
         f"All other {len(truth['null_pairs'])} feature x measure pairs have a structural effect of exactly zero "

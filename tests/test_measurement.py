@@ -292,3 +292,17 @@ def test_names_come_from_codebook(demo):
     renamed["item"] = renamed["item"].map(lambda i: f"Q {i}!")
     table = area_features(survey2, renamed, with_omega=False)
     assert set(table["feature"]) == {"trust", "vision", "x y"}
+
+
+def test_scores_argument_gives_same_table(demo):
+    survey, codebook, _, _ = demo
+    direct = area_scores(survey, codebook, method="adjusted")
+    via = area_scores(survey, codebook, method="adjusted", scores=respondent_scores(survey, codebook))
+    pd.testing.assert_frame_equal(direct, via)
+
+
+def test_min_items_drops_thin_respondents(demo):
+    survey, codebook, _, _ = demo
+    strict = area_scores(survey, codebook, method="raw", min_items=4)
+    loose = area_scores(survey, codebook, method="raw", min_items=1)
+    assert strict["n_respondents"].sum() < loose["n_respondents"].sum()

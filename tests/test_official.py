@@ -138,8 +138,8 @@ def test_charge_rate_small(tmp_path, matcher):
     row = data[data["area"] == "E23000032"].iloc[0]
     assert row["period"] == "2018/19"
     assert (row["numerator"], row["denominator"]) == (numerator, denominator)
-    assert row["value"] == pytest.approx(numerator / denominator)
-    assert list(measures["measure"]) == ["charge_rate"]
+    assert row["value"] == pytest.approx(100 * numerator / denominator)
+    assert list(measures["measure"]) == ["charge_summons_rate"] and measures.loc[0, "unit"] == "percent"
     assert not data["source"].str.lower().str.startswith("synthetic").any()
 
 
@@ -175,7 +175,7 @@ def test_magistrates_small_maps_met_alone_to_london(tmp_path, matcher):
     decided = kent.loc[kent["outcome"] != "06: Committed for trial", "count"].sum()
     assert data.loc["E23000032", "numerator"] == convicted
     assert data.loc["E23000032", "denominator"] == decided
-    assert data.loc["E23000032", "value"] == pytest.approx(convicted / decided)
+    assert data.loc["E23000032", "value"] == pytest.approx(100 * convicted / decided)
     assert "mapped to the partnership 'london'" in " ".join(result.files["notes"].dropna())
 
 
@@ -408,12 +408,12 @@ def test_real_charge_rates(tmp_path, matcher):
             den = rows.loc[rows["outcome_type"] != 0, "force_outcomes_recorded_in_quarter"].sum()
             got = data[(data["area"] == code) & (data["period"] == period)].iloc[0]
             assert (got["numerator"], got["denominator"]) == (num, den)
-            assert got["value"] == pytest.approx(num / den)
+            assert got["value"] == pytest.approx(100 * num / den)
         accounted = result.files.set_index("file").loc[paths.rel(tmp_path / f.name)]
         assert accounted["rows_read"] == len(raw)
         assert accounted["rows_used"] + accounted["rows_excluded"] == accounted["rows_read"]
         assert accounted["rows_excluded"] >= (raw["force_name"] == "British Transport Police").sum()
-    assert data["value"].between(0, 1).all()
+    assert data["value"].between(0, 100).all()
 
 
 @pytest.mark.realdata
@@ -430,7 +430,7 @@ def test_real_magistrates(tmp_path, matcher):
         decided = rows.loc[~rows["outcome"].str.contains("Committed for trial"), "count"].sum()
         got = data.set_index("area").loc[area]
         assert (got["numerator"], got["denominator"]) == (convicted, decided)
-    assert data["value"].between(0.5, 1).all()
+    assert data["value"].between(50, 100).all()
     assert "magistrates_conviction_ratio" in set(measures["measure"])
 
 

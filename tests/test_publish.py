@@ -76,7 +76,7 @@ def test_publishable_quotes_redacts_and_filters():
                            "code": ["c", "c", "c"], "theme": ["t", "t", "t"],
                            "quote": ["Call 07700 900461", "fine words", "mail a@b.org"]})
     out = disclosure.publishable_quotes(quotes, approved_segment_ids=["s1", "s3"])
-    assert out["segment_id"].tolist() == ["s3", "s1"] or set(out["segment_id"]) == {"s1", "s3"}
+    assert set(out["segment_id"]) == {"s1", "s3"}
     assert all(disclosure.find_pii(q, is_html=False).empty for q in out["quote"])
     assert list(out.columns) == ["segment_id", "lcjp_id", "code", "theme", "quote"]
 

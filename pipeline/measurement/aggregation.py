@@ -230,15 +230,17 @@ def area_features(survey_clean: pd.DataFrame, codebook: pd.DataFrame, *, method:
     ``benchmarks/bench_measurement.py`` for timings.
     """
     check_survey(survey_clean)
-    scores = respondent_scores(survey_clean, codebook, min_items=min_items)
+    scores = None
     agreement = area_agreement(survey_clean, codebook, scale_points=scale_points,
                                skewed_null_variance=skewed_null_variance)
     if quality is None:
+        scores = respondent_scores(survey_clean, codebook, min_items=min_items)
         quality = feature_quality(survey_clean, codebook, alpha_min=alpha_min, rwg_min=rwg_min, icc1_min=icc1_min,
                                   on_fail=on_fail, ci_level=ci_level, scale_points=scale_points,
                                   skewed_null_variance=skewed_null_variance, min_items=min_items,
                                   with_omega=with_omega, agreement=agreement, scores=scores)
-    table = area_scores(survey_clean, codebook, method=method, engine=engine, ci_level=ci_level, scores=scores)
+    table = area_scores(survey_clean, codebook, method=method, engine=engine, ci_level=ci_level, min_items=min_items,
+                        scores=scores)
     if areas is not None:
         features = list(feature_items(codebook))
         grid = pd.MultiIndex.from_product([pd.Index(features, dtype="string"),

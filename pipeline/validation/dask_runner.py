@@ -101,7 +101,7 @@ def batches(n_replicates: int, batch_size: int) -> list[list[int]]:
 
 
 def run_study(cells: pd.DataFrame, replicate_fn: Callable, *, seed: int, options: dict, cache_dir: Path,
-              settings_hash: str, client=None, batch_size: int = 10, progress: bool = True,
+              settings_hash: str, client=None, batch_size: int = 10, progress: bool | str = True,
               prune: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Run (or read from cache) every cell of ``cells``; return (replicate results, run log).
 
@@ -168,11 +168,17 @@ class _NoBar:
         pass
 
 
-def _progress_bar(n_tasks: int, n_replicates: int, enabled: bool):
-    if not enabled or n_tasks == 0:
+def _progress_bar(n_tasks: int, n_replicates: int, progress: bool | str):
+    """tqdm bar. ``progress``: True/'notebook' (this process's stderr, e.g. the notebook cell),
+    'terminal' (the process's original stderr: the terminal running ``dvc repro``, not the report),
+    False/'off' (none)."""
+    if progress in (False, None, "off", "none") or n_tasks == 0:
         return _NoBar()
     from tqdm import tqdm
-    return tqdm(total=n_replicates, unit="replicate", desc="validation", file=sys.stderr, mininterval=2.0,
+    stream = sys.__stderr__ if progress == "terminal" else sys.stderr
+    if stream is None:
+        return _NoBar()
+    return tqdm(total=n_replicates, unit="replicate", desc="validation", file=stream, mininterval=2.0,
                 dynamic_ncols=True)
 
 
@@ -190,3 +196,36 @@ def default_batch_size(n_replicates_total: int, n_workers: int, target_tasks_per
     """Batches big enough to amortise task overhead, small enough to balance the load."""
     per = int(np.ceil(n_replicates_total / max(1, n_workers * target_tasks_per_worker)))
     return int(min(maximum, max(1, per)))
+
+
+def run_validation(cells: pd.DataFrame, replicate_fn: Callable, *, seed: int, options: dict, cache_dir: Path,
+                   scheduler: str | None = None, n_workers: int | None = 2, batch_size: int | None = None,
+                   progress: bool | str = "terminal") -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """The study end to end: cache key from code + settings, client, run, close.
+
+    Returns (replicate results, run log, info) where info has ``code_version``, ``settings_hash``,
+    ``scheduler`` ('local' or the address), ``n_workers`` and ``batch_size``. A run with every cell
+    cached starts no cluster.
+    """
+    code_hash = design_mod.code_version()
+    settings = {"seed": int(seed), "replicate_fn": f"{replicate_fn.__module__}.{replicate_fn.__qualname__}",
+                **{k: (list(v) if isinstance(v, tuple) else v) for k, v in sorted(options.items())}}
+    key = design_mod.settings_hash(code_hash, settings)
+    cache_dir = Path(cache_dir)
+    expected = [cache_dir / design_mod.cell_file_name(r["cell_key"], r["n_replicates"], key)
+                for r in cells.to_dict("records")]
+    total = int(cells["n_replicates"].sum())
+    address = scheduler_address(scheduler)
+    info = {"code_version": code_hash, "settings_hash": key, "scheduler": address or "local",
+            "n_workers": None, "batch_size": None}
+    if all(p.is_file() for p in expected):
+        results, log = run_study(cells, replicate_fn, seed=seed, options=options, cache_dir=cache_dir,
+                                 settings_hash=key, client=None, progress=False)
+        return results, log, info
+    with dask_client(address, n_workers) as client:
+        workers = len(client.scheduler_info()["workers"])
+        size = int(batch_size) if batch_size else default_batch_size(total, workers)
+        info.update(n_workers=workers, batch_size=size)
+        results, log = run_study(cells, replicate_fn, seed=seed, options=options, cache_dir=cache_dir,
+                                 settings_hash=key, client=client, batch_size=size, progress=progress)
+    return results, log, info

@@ -1,0 +1,65 @@
+"""Assembling the stage's outputs: estimates.csv rows from every model, and reports/metrics.json."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .associations import ESTIMATE_COLUMNS
+
+
+def combine(primary: pd.DataFrame, *others: pd.DataFrame, influence_summary: pd.DataFrame | None = None) -> pd.DataFrame:
+    """One table in the estimates.csv layout (ESTIMATE_COLUMNS first), rows sorted, LOO columns joined."""
+    parts = [p for p in (primary, *others) if p is not None and len(p)]
+    out = pd.concat(parts, ignore_index=True) if parts else primary.iloc[0:0]
+    for c in ESTIMATE_COLUMNS:
+        if c not in out.columns:
+            out[c] = np.nan
+    if influence_summary is not None and len(influence_summary):
+        keys = ["feature", "outcome", "outcome_period", "model"]
+        out = out.merge(influence_summary, on=keys, how="left")
+    for c in out.columns:
+        if out[c].dtype == object:
+            out[c] = out[c].astype("string")
+    rest = [c for c in out.columns if c not in ESTIMATE_COLUMNS]
+    out = out[ESTIMATE_COLUMNS + rest]
+    return out.sort_values(["model", "outcome_period", "feature", "outcome"], ignore_index=True)
+
+
+def _num(x, digits: int = 6):
+    if x is None or (isinstance(x, float) and not np.isfinite(x)) or pd.isna(x):
+        return None
+    return float(f"{float(x):.{digits}g}")
+
+
+def metrics(estimates: pd.DataFrame, *, primary_model: str = "ols", alpha: float = 0.05, n_top: int = 5,
+            provenance_block=None) -> dict:
+    """Headline figures for ``dvc metrics``: computed from ``estimates``; deterministic (6 significant digits).
+
+    ``provenance_block``: optional callable(stage) -> dict (pipeline.provenance.metrics_block once it
+    exists); its result is stored under 'provenance'.
+    """
+    p = estimates[estimates["model"] == primary_model]
+    disc = p[p["p_adjusted"] < alpha]
+    top = p.sort_values(["p_adjusted", "p_value", "feature", "outcome", "outcome_period"]).head(n_top)
+    out = {
+        "primary_model": primary_model,
+        "n_pairs": int(len(p)),
+        "n_features": int(p["feature"].nunique()),
+        "n_outcomes": int(p["outcome"].nunique()),
+        "n_areas_max": int(p["n_areas"].max()) if len(p) else 0,
+        "n_discoveries_q05": int(len(disc)),
+        "n_confirmatory": int((p["family"] == "confirmatory").sum()),
+        "n_confirmatory_associated": int(((p["family"] == "confirmatory") & (p["p_adjusted"] < alpha)).sum()),
+        "verdicts": {str(k): int(v) for k, v in p["verdict"].value_counts().sort_index().items()},
+        "mde_r_median": _num(p["mde_r"].median()),
+        "mde_r_bivariate": _num(p["mde_r_bivariate"].median()),
+        "p_method": str(p["p_method"].iloc[0]) if len(p) else None,
+        "ci_method": str(p["ci_method"].iloc[0]) if len(p) else None,
+        "strongest": [{"feature": str(r.feature), "outcome": str(r.outcome), "period": str(r.outcome_period),
+                       "estimate": _num(r.estimate), "ci_low": _num(r.ci_low), "ci_high": _num(r.ci_high),
+                       "p_value": _num(r.p_value), "p_adjusted": _num(r.p_adjusted), "family": str(r.family),
+                       "verdict": str(r.verdict)} for r in top.itertuples()],
+    }
+    if provenance_block is not None:
+        out["provenance"] = provenance_block("estimate")
+    return out

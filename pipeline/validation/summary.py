@@ -1,0 +1,125 @@
+"""Tables and sentences for the validation report, computed from the performance measures.
+
+``summary.csv`` (for the findings report to quote) is ``performance.performance_by_cell`` plus the
+planted effect as a latent partial r (``effect_r``) and the cell's role: columns ``SUMMARY_COLUMNS``.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .performance import CELL_FACTORS
+
+SUMMARY_COLUMNS = CELL_FACTORS + ["role", "effect_r", "estimand", "model", "inference", "measure", "value", "mcse",
+                                  "n_sim", "n_failed"]
+CHECK_COLUMNS = ["check", "cell_key", "estimand", "inference", "value", "mcse", "target", "rule", "passes"]
+
+
+def summary_table(cell_performance: pd.DataFrame, cells: pd.DataFrame, mde_r: float) -> pd.DataFrame:
+    """``performance_by_cell`` with ``role`` (core/stress) and ``effect_r`` = effect fraction x MDE r."""
+    out = cell_performance.merge(cells[["cell_key", "role"]], on="cell_key", how="left", validate="many_to_one")
+    out["effect_r"] = out["effect_fraction"].astype(float) * float(mde_r)
+    return out[SUMMARY_COLUMNS].sort_values(["role", "cell_key", "estimand", "model", "inference", "measure"]
+                                            ).reset_index(drop=True)
+
+
+def pick(summary: pd.DataFrame, measure: str, *, estimand: str = "structural", inference: str | None = None,
+         model: str | None = None, **factors) -> pd.DataFrame:
+    """Rows of one measure for the given estimand, inference, model and cell factors."""
+    mask = (summary["measure"] == measure) & (summary["estimand"] == estimand)
+    if inference is not None:
+        mask &= summary["inference"] == inference
+    if model is not None:
+        mask &= summary["model"] == model
+    for name, value in factors.items():
+        mask &= summary[name] == value
+    return summary[mask]
+
+
+def grid(summary: pd.DataFrame, measure: str, *, inference: str, estimand: str = "structural",
+         model: str | None = None, role: str = "core", with_mcse: bool = True) -> pd.DataFrame:
+    """ICC(1) x effect table of one measure over the core cells, as 'value (MCSE)' percentages."""
+    rows = pick(summary, measure, estimand=estimand, inference=inference, model=model)
+    rows = rows[rows["role"] == role]
+    if rows.empty:
+        return pd.DataFrame()
+    text = rows.assign(cell=[f"{100 * v:.1f} ({100 * s:.1f})" if with_mcse else f"{100 * v:.1f}"
+                             for v, s in zip(rows["value"], rows["mcse"])])
+    wide = text.pivot_table(index="icc1", columns="effect_fraction", values="cell", aggfunc="first")
+    wide.columns = [f"effect = {c:g} x MDE" for c in wide.columns]
+    return wide.reset_index().rename(columns={"icc1": "ICC(1)"})
+
+
+def calibration_checks(summary: pd.DataFrame, alpha: float = 0.05, level: float = 0.95, z: float = 1.96
+                       ) -> pd.DataFrame:
+    """Pass/fail of the study's calibration criteria, each judged against its Monte Carlo error.
+
+    - coverage of the structural per-SD effect within z MCSE of ``level`` (every cell; where the
+      planted effect is non-zero attenuation by an unreliable score is expected to pull it down);
+    - per-test type-I error within z MCSE of ``alpha`` or below it;
+    - FWER and FDR under the full null (effect 0, no threat) at most ``alpha`` + z MCSE.
+    """
+    rows = []
+    for _, r in pick(summary, "coverage").iterrows():
+        rows.append(("coverage", r["cell_key"], r["estimand"], r["inference"], r["value"], r["mcse"], level,
+                     f"|value - {level}| <= {z} MCSE", abs(r["value"] - level) <= z * r["mcse"]))
+    for _, r in pick(summary, "type1_error_per_test").iterrows():
+        rows.append(("type-I error per test", r["cell_key"], r["estimand"], r["inference"], r["value"], r["mcse"],
+                     alpha, f"value <= {alpha} + {z} MCSE", r["value"] <= alpha + z * r["mcse"]))
+    full_null = summary[(summary["effect_fraction"] == 0) & ~summary["informative_nonresponse"].astype(bool)
+                        & ~summary["unmeasured_confounder"].astype(bool)]
+    for measure in ("fwer", "fdr"):
+        for _, r in pick(full_null, measure).iterrows():
+            rows.append((f"{measure.upper()} under the full null", r["cell_key"], r["estimand"], r["inference"],
+                         r["value"], r["mcse"], alpha, f"value <= {alpha} + {z} MCSE",
+                         r["value"] <= alpha + z * r["mcse"]))
+    out = pd.DataFrame(rows, columns=CHECK_COLUMNS)
+    out["passes"] = out["passes"].astype(bool)
+    return out.sort_values(["check", "cell_key", "inference"]).reset_index(drop=True)
+
+
+def headline(summary: pd.DataFrame, *, icc1: float, effect_fraction: float, primary_inference: str,
+             adjusted_inference: str = "hc3_t", n_areas: int, n_tests: int) -> dict:
+    """Numbers for the plain-language sentence on power at one ICC(1) and effect (no threat)."""
+    factors = dict(icc1=float(icc1), effect_fraction=float(effect_fraction), informative_nonresponse=False,
+                   unmeasured_confounder=False)
+    raw = pick(summary, "power_per_test", inference=primary_inference, **factors)
+    adj = pick(summary, "power_per_test_adjusted", inference=adjusted_inference, **factors)
+    if raw.empty:
+        return {}
+    r = raw.iloc[0]
+    out = {"icc1": float(icc1), "effect_r": float(r["effect_r"]), "n_areas": int(n_areas), "n_tests": int(n_tests),
+           "power": float(r["value"]), "power_mcse": float(r["mcse"]), "n_sim": int(r["n_sim"])}
+    if not adj.empty:
+        out["power_adjusted"] = float(adj.iloc[0]["value"])
+        out["power_adjusted_mcse"] = float(adj.iloc[0]["mcse"])
+    return out
+
+
+def headline_sentence(h: dict, alpha: float) -> str:
+    if not h:
+        return "The design has no cell at this ICC(1) and effect, so no headline power is given."
+    text = (f"At {h['n_areas']} areas in the fit and ICC(1) = {h['icc1']:g}, the chance of detecting a planted "
+            f"association of r = {h['effect_r']:.2f} (latent partial correlation given the covariates) at "
+            f"p < {alpha:g} is {100 * h['power']:.0f} % (Monte Carlo SE {100 * h['power_mcse']:.1f} points, "
+            f"{h['n_sim']} replicates)")
+    if "power_adjusted" in h:
+        text += (f"; after the Benjamini-Hochberg adjustment across the {h['n_tests']} tests of the grid it is "
+                 f"{100 * h['power_adjusted']:.0f} % (MCSE {100 * h['power_adjusted_mcse']:.1f})")
+    return text + "."
+
+
+def n_tests_per_replicate(results: pd.DataFrame, inference: str) -> int:
+    ok = results[(results["status"] == "ok") & (results["inference"] == inference)]
+    if ok.empty:
+        return 0
+    return int(ok.groupby(["cell_key", "replicate"]).size().median())
+
+
+def effect_label(fraction: float, mde_r: float) -> str:
+    return f"{fraction:g} x MDE (r = {fraction * mde_r:.2f})" if fraction else "none (0)"
+
+
+def finite(values) -> np.ndarray:
+    values = np.asarray(values, float)
+    return values[np.isfinite(values)]

@@ -317,8 +317,14 @@ def resolve_areas(frame: pd.DataFrame, column: str, header: Header, ctx: Context
     """
     key = code_column or column
     names = frame[key].astype("string").str.strip()
-    if code_column is not None:  # fall back to the name where the code is blank
-        names = names.fillna(frame[column].astype("string").str.strip())
+    if code_column is not None and code_column != column:
+        # In a table coded by ONS code every force has one; a named row without a code is a grouping
+        # (e.g. a collaboration "Beds Cambs Herts"): excluded, and named in the per-file accounting.
+        uncoded = names.isna() & frame[column].notna()
+        if uncoded.any():
+            labels = sorted(frame.loc[uncoded, column].astype(str).unique())
+            acc.exclude(f"rows without an ONS code, not police force areas ({', '.join(labels)})", int(uncoded.sum()))
+            frame, names = frame.loc[~uncoded], names.loc[~uncoded]
     normalised = _map_unique(names, normalise_name)
     non_area = normalised.isin(ctx.non_territorial)
     acc.exclude("rows for bodies that are not territorial police force areas", int(non_area.sum()))
@@ -421,6 +427,17 @@ def _outcome_code(value: object) -> str:
 
 
 def _read_ho_outcomes(header: Header, ctx: Context, acc: Accounting) -> pd.DataFrame:
+    """'ho_charge_rate': Home Office police recorded crime outcomes open data -> charge/summons rate.
+
+    Published: https://www.gov.uk/government/statistics/police-recorded-crime-open-data-tables
+    (prc-outcomes-open-data-<month><year>-tables.ods; save the sheet as CSV). Samples checked: FY 2017/18
+    (github.com/mpjashby/cj-charts, detection-rates-data.csv.gz) and FY 2018/19 (github.com/mpjashby/
+    lesscrime.info, violence-prosecutions-data.csv.gz), whose other count column differs ('offences' vs
+    'force_outcomes_for_offences_recorded_in_quarter'); both carry 'force_outcomes_recorded_in_quarter'.
+    Definition: numerator = outcomes of type 1/1A (charged/summonsed) the force assigned in the financial
+    year; denominator = all outcomes it assigned (types 1-22; type 0 'not yet assigned' is not an outcome),
+    all offences, four quarters summed. Outcomes assigned in a year may concern crimes recorded earlier.
+    """
     _require(header, HO_OUTCOMES_REQUIRED)
     columns = list(HO_OUTCOMES_REQUIRED)
     frame = _read_csv(header, columns, {"force_name": "category", "financial_year": "category",
@@ -535,6 +552,17 @@ def read_magistrates_counts(path: Path) -> pd.DataFrame:
 
 
 def _read_magistrates(header: Header, ctx: Context, acc: Accounting) -> pd.DataFrame:
+    """'moj_magistrates_conviction_ratio': MoJ magistrates' court outcomes by PFA -> conviction ratio.
+
+    Published: MoJ Criminal Justice System statistics quarterly, "Data behind interactive tools"
+    (remands-magistrates-court-<year>.csv), e.g. https://assets.publishing.service.gov.uk/government/uploads/
+    system/uploads/attachment_data/file/804669/Data-behind-interactive-tools-csv.zip (Dec 2018 edition);
+    sample: github.com/odaniel1/courtOutcomes magoutcomes.rda as CSV. Definition: 100 x defendants convicted
+    at the magistrates' court / defendants whose case the magistrates' court decided (every outcome except
+    'committed for trial' to the Crown Court), calendar year. The MoJ's 'Metropolitan' includes the City
+    of London (no City row): mapped to the 'london' partnership. forceregions.csv of the same package is not
+    needed (force names are resolved by the AreaMatcher).
+    """
     _require(header, MAG_REQUIRED)
     frame = read_magistrates_counts(header.path)
     acc.rows_read = len(frame)
@@ -601,6 +629,14 @@ def _is_area_by_year_sheet(header: Header) -> bool:
 
 
 def _read_women_custody(header: Header, ctx: Context, acc: Accounting) -> pd.DataFrame:
+    """'moj_women_custody_rate': women sentenced to immediate custody per 100,000 women, by PFA and year.
+
+    Published: Prison Reform Trust, github.com/Prison-Reform-Trust/womens-imprisonment-PFA,
+    reports/women_imprisonment_rates_2014-2022_final_table.xlsx (MoJ CJS statistics outcomes by offence +
+    ONS mid-year estimates). 42 rows: no City of London row, so the Metropolitan Police row is mapped to the
+    'london' partnership. A rate only: numerator and denominator are left empty. The table has no title,
+    so it is recognised by its layout (first column a force/area name, then year columns) in an .xlsx.
+    """
     frame = _read_sheet(header)
     acc.rows_read = len(frame)
     frame = _drop_blank(frame, acc)
@@ -648,6 +684,13 @@ CSS_REQUIRED = {"offence_group": "the offence group (Total recorded crime, ...)"
 
 
 def _read_crime_severity(header: Header, ctx: Context, acc: Accounting) -> pd.DataFrame:
+    """'ons_crime_severity': ONS Crime Severity Score by force -> one covariate per offence group.
+
+    Published: ONS, Crime Severity Score (experimental statistics), datatool.xls, https://www.ons.gov.uk/
+    peoplepopulationandcommunity/crimeandjustice/datasets/crimeseverityscoreexperimentalstatistics; sample
+    in long form: github.com/mpjashby/lesscrime.info crime-pressure-force-2022-data.csv.gz (FY 2002/03 to
+    2021/22). The ONS publishes no score for the City of London (':'): those rows are counted as not available.
+    """
     _require(header, CSS_REQUIRED)
     area_column = header.first(("name", "force_name", "police_force_area", "area", "force"))
     code_column = header.first(("code", "geo_code", "pfa_code", "area_code"))
@@ -702,6 +745,14 @@ def _population_layout(header: Header) -> str | None:
 
 
 def _read_population(header: Header, ctx: Context, acc: Accounting) -> pd.DataFrame:
+    """'ons_population': ONS mid-year population estimates by police force area -> covariate 'population'.
+
+    Long layout (area code and/or name, year, population), e.g. ../shared/real-data/derived/
+    pfa_population_2001_2020.csv (ONS LAD mid-year estimates 2001-2020 summed to PFAs with the ONS
+    LAD16->CSP16->PFA16 lookup); or wide (code, name, MYE2018, ...), e.g. the ONS "Police force area data
+    tables" figures in github.com/M-O-P-D/popm population_data.csv. Local-authority tables are refused
+    with an error that says so (they need the lookup first).
+    """
     layout = _population_layout(header)
     code_column = header.first(("pfa_code", "code", "geo_code", "area_code"))
     name_column = header.first(("force_name", "pfa_name", "police_force_area", "name", "area", "force"))
@@ -769,6 +820,15 @@ WORKFORCE_OFFICER = "police officer"
 
 
 def _read_officers(header: Header, ctx: Context, acc: Accounting) -> pd.DataFrame:
+    """'ho_officers_per_1000': Home Office police workforce -> police officers (FTE) per 1,000 residents.
+
+    Published: https://www.gov.uk/government/statistics/police-workforce-open-data-tables
+    (open-data-table-police-workforce-<date>.ods, as CSV); sample: github.com/mpjashby/lesscrime.info
+    police-uplift-2022-data.csv.gz (31 March 2007-2022). Officers = worker type 'police officer', FTE summed
+    over ranks and sexes at 31 March; period = the financial year ending that day; population = the
+    'ons_population' table in the same folder, mid-year estimate of that calendar year (3 months later, the
+    nearest estimate). Years without a population estimate are left out with a warning.
+    """
     _require(header, WORKFORCE_REQUIRED)
     code_column = header.first(("geo_code", "pfa_code", "code", "force_code"))
     name_column = header.first(("force_name", "force", "police_force_area", "name"))

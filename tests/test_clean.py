@@ -128,7 +128,7 @@ def test_other_codebook_measures_and_aliases_work(tmp_path):
     assert clean.loc["x1", ["trust_a", "shared_data"]].tolist() == [4.0, 5.0]  # reverse: 6 - 1
     measures = "measure,description,unit,higher_is_better\nRepeat Victims,Repeat victims,rate per 1000,false\n"
     outcomes = ("area,period,measure,value,numerator,denominator,source\n"
-                "Gotham Board,2016 Q1,repeat victims,,30,1000,x\nMet,2016 Q1,Repeat Victims,,50,2000,x\n"
+                "Gotham Board,2016 Q1,repeat victims,,30,1000,x\nMetropolitan Police,2016 Q1,Repeat Victims,,50,2000,x\n"
                 "City of London Police,2016 Q1,Repeat Victims,,10,500,x\n")
     oc = clean_outcomes(examples.write(tmp_path / "o", {"m.csv": measures, "o.csv": outcomes}), matcher)
     table = oc.outcomes.set_index("lcjp_id")
@@ -232,6 +232,37 @@ def test_official_sources_go_through_the_same_rules(tmp_path, matcher, monkeypat
     assert result.quarantine["reason"].str.contains("unparseable period 'Spring'").any()
 
 
+REAL_POPULATION = paths.SHARED / "real-data" / "derived" / "pfa_population_2001_2020.csv"
+
+
+@pytest.mark.realdata
+@pytest.mark.skipif(not REAL_POPULATION.is_file(), reason=f"real-data sample not found at {REAL_POPULATION}")
+def test_real_official_adapter_through_clean(tmp_path, matcher):
+    """The real ONS population adapter (pipeline.official) feeding the clean stage's rules."""
+    examples.write(tmp_path / "ref", examples.covariate_files())
+    (tmp_path / "official").mkdir()
+    (tmp_path / "official" / "population.csv").write_bytes(REAL_POPULATION.read_bytes())
+    result = clean_covariates(tmp_path / "ref", matcher, official_sources=["ons_population"],
+                              official_folder=tmp_path / "official")
+    rec = result.reconciliation.set_index("source_file")
+    official_file = [f for f in rec.index if f.endswith("population.csv")][0]
+    assert rec.loc[official_file, "rows_read"] == result.manifest["official_rows"][official_file] > 0
+    cv = result.covariates
+    official_rows = cv[cv["source"] != "example"]
+    london = official_rows[(official_rows["lcjp_id"] == "london") & (official_rows["year"] == 2011)]
+    assert len(london) == 1 and london["combined_from"].iloc[0] == "E23000001+E23000034"
+    real = pd.read_csv(REAL_POPULATION)
+    expected = real[(real["year"] == 2011) & real["pfa_code"].isin(["E23000001", "E23000034"])]["population"].sum()
+    assert london["value"].iloc[0] == pytest.approx(expected)  # population summed across the two forces
+    assert official_rows["lcjp_id"].nunique() == 42
+
+
+def test_bad_option_is_an_input_error(tmp_path, matcher):
+    folder = examples.write(tmp_path / "s", examples.survey_files())
+    with pytest.raises(InputError, match="on_unknown_area"):
+        clean_survey(folder, matcher, on_unknown_area="guess")
+
+
 def test_periods():
     out = parse_periods(pd.Series(["2014", "2014/15", "2014-15", "FY2014/2015", "2014 Q3", "Q1 2015", "1999/00",
                                    "2014/16", "x"]))
@@ -273,3 +304,22 @@ def test_demo_data_cleans(kind, matcher):
     for frame in result.outputs().values():
         if "lcjp_id" in frame.columns:
             assert frame["lcjp_id"].notna().all()
+
+
+def test_notebook_parameters_match_params_yaml_and_no_outputs():
+    import ast
+
+    import nbformat
+
+    from pipeline.config import load_params
+    nb = nbformat.read(paths.NOTEBOOKS / "01_clean.ipynb", as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert "parameters" in code[0].metadata.get("tags", [])
+    assert all(not c.get("outputs") for c in code), "commit the notebook without outputs"
+    defaults = {node.targets[0].id: ast.literal_eval(node.value) for node in ast.parse(code[0].source).body
+                if isinstance(node, ast.Assign)}
+    params = load_params()
+    for group in ("clean_survey", "clean_fieldwork", "clean_outcomes", "clean_covariates"):
+        for key, value in params[group].items():
+            assert defaults[key] == value, (group, key)
+    assert "report.banner" in code[1].source and "report.footer" in code[-1].source

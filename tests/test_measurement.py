@@ -306,3 +306,16 @@ def test_min_items_drops_thin_respondents(demo):
     strict = area_scores(survey, codebook, method="raw", min_items=4)
     loose = area_scores(survey, codebook, method="raw", min_items=1)
     assert strict["n_respondents"].sum() < loose["n_respondents"].sum()
+
+
+def test_mice_sensitivity_close_to_available_case_under_mcar():
+    from pipeline.measurement.missing import mice_sensitivity
+
+    survey, codebook, _, _ = synthetic_survey(21, n_areas=12, n_features=2, items_per_feature=3,
+                                              respondents=(5, 8), missing_share=0.1)
+    one = mice_sensitivity(survey, codebook, n_imputations=2, n_burnin=1, seed=5)
+    two = mice_sensitivity(survey, codebook, n_imputations=2, n_burnin=1, seed=5)
+    pd.testing.assert_frame_equal(one, two)
+    assert (one["corr_available_vs_mice"] > 0.9).all()
+    manual_share = survey[feature_items(codebook)["f1"]].isna().to_numpy().mean()
+    assert one.set_index("feature").loc["f1", "share_missing"] == pytest.approx(manual_share)

@@ -148,3 +148,21 @@ def test_bad_invited_count_is_input_error():
     invited = pd.DataFrame({"lcjp_id": ["kent"], "agency": ["police"], "invited": ["many"]})
     with pytest.raises(InputError, match="row 2.*invited"):
         response_rates(_survey(), invited)
+
+
+def test_fleiss_kappa_matches_statsmodels():
+    from statsmodels.stats.inter_rater import aggregate_raters, fleiss_kappa
+
+    from pipeline.measurement.fieldwork import fleiss_kappa_counts
+
+    segments = _segments(seed=4)
+    table = intercoder_reliability(segments, n_bootstrap=50, seed=1)
+    row = table[(table["measure"] == "fleiss_kappa") & (table["unit"] == "code")].iloc[0]
+    doubles = segments[segments.groupby("segment_id")["coder"].transform("nunique") == 2]
+    cats = sorted(segments["code"].unique())
+    ratings = np.array([[cats.index(c) for c in block.sort_values("coder")["code"]]
+                        for _, block in doubles.groupby("segment_id")])
+    counts, _ = aggregate_raters(ratings, n_cat=len(cats))
+    assert row["n_coders"] == 2 and row["n_segments"] == len(ratings)
+    assert row["estimate"] == pytest.approx(fleiss_kappa(counts, method="fleiss"), abs=1e-12)
+    assert fleiss_kappa_counts(counts) == pytest.approx(fleiss_kappa(counts, method="fleiss"), abs=1e-12)

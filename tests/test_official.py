@@ -326,7 +326,8 @@ def test_unknown_force_name(tmp_path, matcher):
     with pytest.raises(InputError) as info:
         official.read_outcome_sources(["ho_charge_rate"], tmp_path, matcher)
     message = str(info.value)
-    assert info.value.column == "force_name" and "Surreyy Constabulary" in message and "Surrey" in message
+    assert info.value.column == "force_name" and "Surreyy Constabulary" in message
+    assert "Surrey" in message.split("closest known names:")[1]
     assert info.value.row == int(raw.index[raw["force_name"] == "Surreyy Constabulary"][0]) + 2
     assert "area_aliases.csv" in message
 
@@ -497,3 +498,65 @@ def test_real_small_copy_with_unknown_force(tmp_path, matcher):
     with pytest.raises(InputError, match="closest known names") as info:
         official.read_outcome_sources(["ho_charge_rate"], tmp_path, matcher)
     assert info.value.row == 1502 and info.value.column == "force_name"
+
+
+@pytest.mark.realdata
+@needs_real
+def test_real_population_wide_layout_with_aggregates(tmp_path, matcher):
+    """popm/population_data.csv: code, name, MYE2018, SNHP2017 with region totals and an uncoded grouping."""
+    f = link(REAL / "popm" / "population_data.csv", tmp_path)
+    result = official.read_official(["ons_population"], tmp_path, matcher, "covariates")
+    data = result.data
+    raw = read_real(f)
+    assert data["area"].nunique() == 43 and set(data["period"]) == {"2018"}
+    kent = raw.loc[raw["code"] == "E23000032", "MYE2018"].iloc[0]
+    assert data.set_index("area").loc["E23000032", "value"] == kent
+    accounted = result.files.iloc[0]
+    assert accounted["rows_read"] == len(raw) and accounted["rows_used"] == 43
+    uncoded = raw.loc[raw["code"].isna(), "name"].tolist()
+    for name in uncoded:
+        assert name in accounted["excluded_reasons"]
+    assert not raw["name"].str.contains("households", case=False).any()  # SNHP2017 is not read as a population
+    assert data["value"].sum() == raw.loc[raw["code"].str.match(r"^(E23|W15)", na=False), "MYE2018"].sum()
+
+
+@pytest.mark.realdata
+@needs_real
+def test_real_population_by_local_authority_is_refused(tmp_path, matcher):
+    link(REAL / "lesscrime.info" / "crime-pressure-force-2022-pop-data.csv.gz", tmp_path)
+    with pytest.raises(InputError, match="local authority") as info:
+        official.read_covariate_sources(["ons_population"], tmp_path, matcher)
+    assert info.value.column == "code"
+
+
+def test_byte_identical_parquet(tmp_path, matcher):
+    from pipeline.io import write_parquet
+    folder = tmp_path / "in"
+    folder.mkdir()
+    write_gz(ho_outcomes_frame(), folder / "a.csv.gz")
+    mag_frame().to_csv(folder / "mag.csv", index=False)
+    blobs = []
+    for i in range(2):
+        data, measures = official.read_outcome_sources(["moj_magistrates_conviction_ratio", "ho_charge_rate"],
+                                                       folder, matcher)
+        write_parquet(data, tmp_path / f"o{i}.parquet")
+        write_parquet(measures, tmp_path / f"m{i}.parquet")
+        blobs.append(((tmp_path / f"o{i}.parquet").read_bytes(), (tmp_path / f"m{i}.parquet").read_bytes()))
+    assert blobs[0] == blobs[1]
+
+
+def test_exclude_names_extends_non_territorial(tmp_path, matcher):
+    raw = ho_outcomes_frame(forces=["Kent", "Ministry of Defence Police"])
+    write_gz(raw, tmp_path / "o.csv.gz")
+    with pytest.raises(InputError, match="Ministry of Defence Police"):
+        official.read_outcome_sources(["ho_charge_rate"], tmp_path, matcher)
+    data, _ = official.read_outcome_sources(["ho_charge_rate"], tmp_path, matcher,
+                                            exclude_names=["Ministry of Defence Police"])
+    assert list(data["area"]) == ["E23000032"]
+
+
+def test_adapters_table_names_sources():
+    table = official.adapters_table()
+    assert set(table["name"]) == set(OUTCOMES) | set(COVARIATES)
+    assert table["published_at"].str.len().gt(0).all()
+    assert not table["source"].str.lower().str.startswith("synthetic").any()

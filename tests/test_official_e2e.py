@@ -41,7 +41,9 @@ def repo_files(root: Path) -> list[str]:
 @pytest.mark.slow
 @pytest.mark.realdata
 @pytest.mark.skipif(not REAL.is_dir(), reason=f"real-data samples not found at {REAL}")
-def test_dvc_repro_with_official_statistics(tmp_path):
+def test_dvc_repro_with_official_statistics(tmp_path, request):
+    if "slow" not in (request.config.getoption("markexpr") or "") and os.environ.get("INSTEP_SLOW") != "1":
+        pytest.skip("slow end-to-end run of dvc repro: select it with -m slow (or INSTEP_SLOW=1)")
     dvc = Path(sys.executable).parent / "dvc"
     if not dvc.exists():
         pytest.skip(f"dvc not installed in the venv ({dvc})")
@@ -100,3 +102,7 @@ def test_dvc_repro_with_official_statistics(tmp_path):
     for kind in ("outcomes", "covariates"):
         read = json.dumps(manifests.get(kind, {}))
         assert "official" in read, f"inputs_{kind}.json does not list the official files it read"
+    # A kind can mix synthetic demo files with real official rows: the findings must name the real publications.
+    real_sources = sorted(set(outcomes["source"]) & published)
+    unnamed = [s for s in real_sources if s not in html]
+    assert not unnamed, f"findings.html does not name the real official sources it uses: {unnamed}"

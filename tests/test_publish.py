@@ -300,3 +300,29 @@ def test_run_parallel_stops_starting_after_failure():
     fake = FakeDvc(fail="s1")
     results = orchestrate.run_parallel(["s1", "s2", "s3"], lambda s: ["dvc", "x", s], 1, fake)
     assert [r.stage for r in results] == ["s1"]
+
+
+# --- notebooks --------------------------------------------------------------------------------------------
+
+def _parameter_defaults(notebook_name: str) -> dict:
+    import ast
+    import json
+    nb = json.loads((paths.NOTEBOOKS / notebook_name).read_text(encoding="utf-8"))
+    cells = [c for c in nb["cells"] if "parameters" in c.get("metadata", {}).get("tags", [])]
+    assert len(cells) == 1, f"{notebook_name} needs exactly one cell tagged 'parameters'"
+    assert all(not c.get("outputs") for c in nb["cells"] if c["cell_type"] == "code"), "commit notebooks without outputs"
+    values = {}
+    for node in ast.parse("".join(cells[0]["source"])).body:
+        values[node.targets[0].id] = ast.literal_eval(node.value)
+    return values
+
+
+@pytest.mark.parametrize("notebook_name, sections, area", [
+    ("04_findings.ipynb", ["publish", "estimate"], None),
+    ("05_area_profile.ipynb", ["publish"], "kent"),
+])
+def test_notebook_parameter_defaults_equal_params_yaml(notebook_name, sections, area):
+    from pipeline.config import load_params
+    from pipeline.notebook import notebook_parameters
+    expected = notebook_parameters(sections, area, load_params())
+    assert _parameter_defaults(notebook_name) == expected

@@ -141,11 +141,15 @@ def test_fdr_counts_false_discoveries_among_rejections():
     for rep, p_null, p_true in [(0, 0.01, 0.01), (1, 0.5, 0.5)]:
         for feature, truth, p in [("a", 0.0, p_null), ("b", 1.0, p_true)]:
             rows.append({"cell_key": "c", "icc1": 0.1, "effect_fraction": 1.0, "informative_nonresponse": False,
-                         "unmeasured_confounder": False, "replicate": rep, "model": "m", "feature": feature,
-                         "outcome": "y", "truth": truth, "truth_r": truth, "estimate": truth, "se": 1.0,
-                         "ci_low": -9.0, "ci_high": 9.0, "p_value": p, "p_adjusted": p, "n_areas": 42,
+                         "unmeasured_confounder": False, "replicate": rep, "model": "m", "inference": "t",
+                         "feature": feature, "outcome": "y", "outcome_period": "level", "truth": truth,
+                         "truth_associational": truth, "truth_attenuated": truth, "truth_r": truth,
+                         "estimate": truth, "se": 1.0, "ci_low": -9.0, "ci_high": 9.0, "p_value": p,
+                         "p_adjusted": p, "n_areas": 42, "mde_r": 0.4, "family": "exploratory",
                          "status": "ok", "error": None})
-    cell = performance.performance_by_cell(pd.DataFrame(rows)).set_index("measure")
+    cell = performance.performance_by_cell(pd.DataFrame(rows), estimands={"structural": "truth"})
+    assert set(cell["estimand"]) == {"structural"}
+    cell = cell.set_index("measure")
     assert cell.loc["fdr", "value"] == pytest.approx(0.25)
     assert cell.loc["fwer", "value"] == pytest.approx(0.5)
     assert cell.loc["power_any", "value"] == pytest.approx(0.5)

@@ -59,6 +59,7 @@ def clean_covariates(reference_dir: Path, matcher: AreaMatcher, *, on_unknown_ar
         extra, counts = official_frame(long_df, LONG_COLUMNS, "covariates")
         raw = pd.concat([raw, extra], ignore_index=True)
         rows_read.update(counts)
+    official_rows = counts if official_sources else {}
     if raw.empty:
         raise InputError(folder, "no covariate rows found (a CSV with columns area, period, variable, value, source)",
                          "add data/raw/reference/covariates.csv or list official sources")
@@ -85,5 +86,6 @@ def clean_covariates(reference_dir: Path, matcher: AreaMatcher, *, on_unknown_ar
     synthetic = folder_is_synthetic(reference_dir) or bool(
         raw["source"].str.strip().str.lower().str.startswith("synthetic").any())
     manifest = scan.manifest("covariates", synthetic, {"official_sources": list(official_sources),
-                                                       "additive_variables": sorted(additive_keys)})
+                                                       "additive_variables": sorted(additive_keys),
+                                                       "official_rows": official_rows})
     return CovariatesResult(out, quarantine_frame, reconciliation, manifest)

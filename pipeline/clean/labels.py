@@ -104,9 +104,13 @@ def parse_bool(values: pd.Series) -> pd.Series:
 
 def parse_number(values: pd.Series) -> pd.Series:
     """Numbers as text -> float (thousands separators and a trailing % allowed); NaN where not a number."""
-    text = values.fillna("").astype("string").str.strip().str.replace(",", "", regex=False)
-    text = text.str.replace(r"\s*%$", "", regex=True)
-    return pd.to_numeric(text.astype("object").where(text != "", None), errors="coerce").astype("float64")
+    text = values.fillna("").astype("string").str.strip()
+    out = pd.to_numeric(text.where(text != ""), errors="coerce").astype("float64")
+    retry = out.isna() & (text != "")
+    if retry.any():  # slow path only for cells such as "12,000" or "50%"
+        cleaned = text[retry].str.replace(",", "", regex=False).str.replace(r"\s*%$", "", regex=True)
+        out.loc[retry] = pd.to_numeric(cleaned, errors="coerce").astype("float64")
+    return out
 
 
 def parse_timestamps(values: pd.Series) -> pd.Series:

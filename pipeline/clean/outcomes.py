@@ -143,6 +143,7 @@ def clean_outcomes(outcomes_dir: Path, matcher: AreaMatcher, *, on_unknown_area:
         extra, counts = official_frame(long_df, LONG_COLUMNS, "outcomes")
         raw = pd.concat([raw, extra], ignore_index=True)
         rows_read.update(counts)
+    official_rows = counts if official_sources else {}
     if raw.empty:
         raise InputError(folder, "no outcome rows found (CSV files with columns area, period, measure, value, "
                          "numerator, denominator, source)", "put the outcome files here or list official sources")
@@ -203,6 +204,5 @@ def clean_outcomes(outcomes_dir: Path, matcher: AreaMatcher, *, on_unknown_area:
     synthetic = folder_is_synthetic(outcomes_dir) or bool(
         raw["source"].str.strip().str.lower().str.startswith("synthetic").any())
     manifest = scan.manifest("outcomes", synthetic, {"official_sources": list(official_sources),
-                                                     "official_rows": {k: v for k, v in rows_read.items()
-                                                                       if k.startswith("official:")}})
+                                                     "official_rows": official_rows})
     return OutcomesResult(outcomes, measures, quarantine_frame, reconciliation, manifest)

@@ -81,25 +81,26 @@ def reconcile(rows_read: dict[str, int], accepted: pd.DataFrame, quarantine: pd.
     ``accepted`` lists the (source_file, source_row) of every input row that reached processed data.
     Raises RuntimeError when a row is lost, counted twice, or both accepted and quarantined.
     """
-    acc = accepted[KEY].astype({"source_file": "string", "source_row": "int64"})
-    qua = quarantine[["source_file", "row_number"]].rename(columns={"row_number": "source_row"})
-    qua = qua.astype({"source_file": "string", "source_row": "int64"})
+    acc = pd.DataFrame({"source_file": accepted["source_file"].astype("string").to_numpy(),
+                        "source_row": accepted["source_row"].to_numpy(dtype="int64")})
+    qua = pd.DataFrame({"source_file": quarantine["source_file"].astype("string").to_numpy(),
+                        "source_row": quarantine["row_number"].to_numpy(dtype="int64")})
     problems = []
-    if acc.duplicated().any():
-        problems.append(f"{int(acc.duplicated().sum())} accepted row(s) counted twice")
-    if qua.duplicated().any():
-        problems.append(f"{int(qua.duplicated().sum())} quarantined row(s) listed twice")
-    both = acc.merge(qua, on=KEY)
-    if len(both):
-        problems.append(f"{len(both)} row(s) both accepted and quarantined, e.g. {both.iloc[0].tolist()}")
+    both = pd.concat([acc.assign(accepted=True), qua.assign(accepted=False)], ignore_index=True)
+    repeated = both.duplicated(KEY, keep=False)
+    if repeated.any():
+        example = both[repeated].sort_values(KEY).head(2).to_dict("records")
+        problems.append(f"{int(repeated.sum())} row(s) counted more than once (accepted twice, quarantined twice, "
+                        f"or both), e.g. {example}")
+    n_acc = acc.groupby("source_file").size()
+    n_qua = qua.groupby("source_file").size()
     rows = []
     for name in sorted(rows_read):
-        n_acc = int((acc["source_file"] == name).sum())
-        n_qua = int((qua["source_file"] == name).sum())
-        if n_acc + n_qua != rows_read[name]:
-            problems.append(f"{name}: read {rows_read[name]} rows but accepted {n_acc} + quarantined {n_qua}")
-        rows.append((name, rows_read[name], n_acc, n_qua))
-    unknown = (set(acc["source_file"]) | set(qua["source_file"])) - set(rows_read)
+        a, q = int(n_acc.get(name, 0)), int(n_qua.get(name, 0))
+        if a + q != rows_read[name]:
+            problems.append(f"{name}: read {rows_read[name]} rows but accepted {a} + quarantined {q}")
+        rows.append((name, rows_read[name], a, q))
+    unknown = (set(n_acc.index) | set(n_qua.index)) - set(rows_read)
     if unknown:
         problems.append(f"rows from files never read: {sorted(unknown)}")
     if problems:

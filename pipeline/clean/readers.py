@@ -7,7 +7,6 @@ ever opened for reading.
 """
 from __future__ import annotations
 
-import csv
 import hashlib
 import io
 import re

@@ -6,7 +6,7 @@ here; item, measure, variable and area names always come from the data.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pandera.pandas as pa
 

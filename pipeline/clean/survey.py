@@ -12,7 +12,7 @@ from ..areas import AreaMatcher
 from ..errors import InputError
 from . import schemas
 from .common import check_option, concat_files, match_areas
-from .labels import DONT_KNOW, Synonyms, is_blank, parse_bool, parse_number, parse_timestamps
+from .labels import DONT_KNOW, Synonyms, normalise_label, parse_bool, parse_number, parse_timestamps
 from .quarantine import Issues, Quarantine, reconcile
 from .readers import folder_is_synthetic, normalise_header, scan_folder
 

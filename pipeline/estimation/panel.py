@@ -19,17 +19,26 @@ PANEL_COLUMNS = ["feature", "outcome", "model", "estimate", "ci_low", "ci_high",
                  "t", "df_resid", "n_obs", "years", "ci_method", "p_method", "outcome_period"]
 
 
-def _fit(y: pd.Series, xpost: pd.Series, alpha: float):
-    from linearmodels.panel import PanelOLS
-    data = pd.DataFrame({"y": y, "xpost": xpost}).dropna()
-    res = PanelOLS(data["y"], data[["xpost"]], entity_effects=True, time_effects=True).fit(
-        cov_type="clustered", cluster_entity=True)
-    n_areas = data.index.get_level_values(0).nunique()
-    b, se = float(res.params["xpost"]), float(res.std_errors["xpost"])
-    df = n_areas - 1
+def _twfe(y: np.ndarray, area: np.ndarray, year: np.ndarray, xpost: np.ndarray, alpha: float):
+    """Coefficient of ``xpost`` with area and year effects (by Frisch-Waugh-Lovell: residualise on
+    the dummies), CRV1 by area with the usual G/(G-1) (N-1)/(N-K) correction; t with G-1 df."""
+    _, ai = np.unique(area, return_inverse=True)
+    _, ti = np.unique(year, return_inverse=True)
+    D = np.column_stack([np.eye(ai.max() + 1)[ai], np.eye(ti.max() + 1)[ti][:, 1:]])
+    Q, R = np.linalg.qr(D)
+    rank = int((np.abs(np.diag(R)) > 1e-10).sum())
+    yr = y - Q @ (Q.T @ y)
+    xr = xpost - Q @ (Q.T @ xpost)
+    sxx = xr @ xr
+    b = (xr @ yr) / sxx
+    e = yr - xr * b
+    score = np.bincount(ai, weights=xr * e)
+    G, N, K = ai.max() + 1, len(y), rank + 1
+    se = np.sqrt((score @ score) / sxx ** 2 * G / (G - 1) * (N - 1) / (N - K))
+    df = G - 1
     t = b / se
     tc = stats.t.ppf(1 - alpha / 2, df)
-    return b, se, t, df, 2 * stats.t.sf(abs(t), df), b - tc * se, b + tc * se, n_areas, len(data)
+    return b, se, t, df, 2 * stats.t.sf(abs(t), df), b - tc * se, b + tc * se, G, N
 
 
 def panel_associations(features: pd.DataFrame, yearly: pd.DataFrame, *, survey_year: int, alpha: float = 0.05,
@@ -38,7 +47,7 @@ def panel_associations(features: pd.DataFrame, yearly: pd.DataFrame, *, survey_y
 
     Models: 'panel_twfe_post' (feature x post-survey years) and, with ``placebo``, 'panel_placebo_pre'
     (feature x the pre-survey years from the midpoint of the pre-period, post-survey years dropped).
-    Inference: cluster-robust by area (linearmodels), t with G - 1 df.
+    Inference: CRV1 clustered by area (equals statsmodels' OLS with dummies, cov_type='cluster'), t with G - 1 df.
     """
     rows = []
     for measure, g in yearly.groupby("measure", sort=True):
@@ -53,7 +62,7 @@ def panel_associations(features: pd.DataFrame, yearly: pd.DataFrame, *, survey_y
         for feature in features.columns:
             x = features[feature].dropna()
             areas = long.index.get_level_values(0).isin(x.index)
-            d = long[areas]
+            d = long[areas].dropna()
             xs = (x - x.mean()) / x.std(ddof=1)
             a = d.index.get_level_values(0)
             yr = d.index.get_level_values(1)
@@ -70,12 +79,14 @@ def panel_associations(features: pd.DataFrame, yearly: pd.DataFrame, *, survey_y
             for model, dd, xpost, span in specs:
                 if xpost.std() == 0:
                     continue
-                b, se, t, df, p, lo, hi, n_areas, n_obs = _fit(dd, xpost, alpha)
+                b, se, t, df, p, lo, hi, n_areas, n_obs = _twfe(
+                    dd.to_numpy("float64"), dd.index.get_level_values(0).to_numpy(),
+                    dd.index.get_level_values(1).to_numpy(), xpost.to_numpy("float64"), alpha)
                 rows.append({"feature": feature, "outcome": measure, "model": model, "estimate": b, "ci_low": lo,
                              "ci_high": hi, "p_value": p, "n_areas": n_areas, "se_cluster": se, "t": t,
                              "df_resid": df, "n_obs": n_obs, "years": span,
-                             "ci_method": "cluster-robust (area) t interval, G-1 df",
-                             "p_method": "cluster-robust (area) t, G-1 df", "outcome_period": "panel"})
+                             "ci_method": "CRV1 (area) t interval, G-1 df",
+                             "p_method": "CRV1 clustered by area, t with G-1 df", "outcome_period": "panel"})
     out = pd.DataFrame(rows, columns=PANEL_COLUMNS)
     for c in ("feature", "outcome", "model", "years", "ci_method", "p_method", "outcome_period"):
         out[c] = out[c].astype("string")
@@ -90,3 +101,11 @@ def response_rate_features(response_rates: pd.DataFrame, file: str = "response_r
     rr["response_rate"] = pd.to_numeric(rr["response_rate"], errors="coerce").astype("float64")
     return pd.DataFrame({AREA: rr[AREA].astype(str), "feature": "response_rate", "score": rr["response_rate"],
                          "raw_mean": rr["response_rate"], "decision": "kept"})
+
+
+def adjust_within_models(panel_est: pd.DataFrame, fdr_method: str = "fdr_bh") -> pd.DataFrame:
+    """Family 'sensitivity:<model>' per panel model, with BH q (and Holm) within it."""
+    from . import multiplicity
+    out = panel_est.copy()
+    out["family"] = ("sensitivity:" + out["model"].astype(str)).astype("string")
+    return multiplicity.adjust(out, fdr_method)

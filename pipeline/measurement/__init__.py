@@ -10,7 +10,7 @@ Public, I/O-free functions (the notebook 02_features reads and writes the files)
 - ``area_scores(...)`` scores only (cheapest; for the simulation study), ``respondent_scores(...)``.
 - ``scale_reliability``, ``cronbach_alpha``, ``mcdonald_omega``; ``area_agreement``, ``rwg_j``, ``icc_oneway``.
 - ``response_matrix``, ``response_rates``; ``intercoder_reliability``, ``cohens_kappa``,
-  ``fieldwork_themes``, ``board_attendance``.
+  ``fieldwork_themes``, ``board_attendance``; ``mice_sensitivity`` (item missingness, MICE).
 
 ``decision`` values (one per feature, repeated on every area row; the estimate stage skips 'dropped'):
   ``'kept'`` passes alpha >= alpha_min, mean rwg(J) >= rwg_min and ICC(1) >= icc1_min;
@@ -23,6 +23,7 @@ from .aggregation import (AREA_FEATURE_COLUMNS, DECISIONS, QUALITY_COLUMNS, area
 from .agreement import area_agreement, feature_icc, icc_oneway, rwg_j, uniform_null_variance
 from .fieldwork import board_attendance, cohens_kappa, fieldwork_themes, intercoder_reliability
 from .items import feature_items, respondent_scores
+from .missing import mice_sensitivity
 from .reliability import cronbach_alpha, mcdonald_omega, scale_reliability
 from .response import response_matrix, response_rates
 
@@ -31,5 +32,5 @@ __all__ = [
     "feature_quality", "area_agreement", "feature_icc", "icc_oneway", "rwg_j", "uniform_null_variance",
     "board_attendance", "cohens_kappa", "fieldwork_themes", "intercoder_reliability", "feature_items",
     "respondent_scores", "cronbach_alpha", "mcdonald_omega", "scale_reliability", "response_matrix",
-    "response_rates",
+    "response_rates", "mice_sensitivity",
 ]

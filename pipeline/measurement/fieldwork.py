@@ -1,7 +1,8 @@
 """Fieldwork: inter-coder reliability, themes and valence per area, board attendance.
 
 Inter-coder reliability uses the double-coded sample (segments with rows from two or more coders).
-Cohen's kappa per coder pair and Krippendorff's alpha (nominal, all coders; ``krippendorff`` package,
+Cohen's kappa per coder pair, Fleiss' kappa (segments rated by the usual number of coders, ``n_coders``
+is that number, raters not identified) and Krippendorff's alpha (nominal, all coders; ``krippendorff`` package,
 because ``statsmodels.stats.inter_rater.krippendorff_alpha`` only arrives in 0.15.1), each on the
 ``code`` and on the ``theme``; intervals are percentile bootstraps over segments (seeded). Percent
 agreement is shown beside them. Krippendorff's conventions: alpha >= 0.80 reliable, >= 0.667
@@ -51,6 +52,20 @@ def _kappa_codes(ia: np.ndarray, ib: np.ndarray, k: int) -> float:
     observed = float(np.mean(ia == ib))
     expected = float(np.bincount(ia, minlength=k) @ np.bincount(ib, minlength=k)) / n ** 2
     return float("nan") if expected >= 1 else (observed - expected) / (1 - expected)
+
+
+def fleiss_kappa_counts(counts: np.ndarray) -> float:
+    """Fleiss' kappa from a segments x categories table of rating counts (same number of ratings per row)."""
+    counts = np.asarray(counts, dtype=float)
+    n_sub = counts.shape[0]
+    m = counts.sum(axis=1)
+    if n_sub == 0 or not np.all(m == m[0]) or m[0] < 2:
+        return float("nan")
+    m = m[0]
+    p_j = counts.sum(axis=0) / (n_sub * m)
+    p_i = ((counts ** 2).sum(axis=1) - m) / (m * (m - 1))
+    p_e = float((p_j ** 2).sum())
+    return float("nan") if p_e >= 1 else (float(p_i.mean()) - p_e) / (1 - p_e)
 
 
 def krippendorff_nominal(matrix: np.ndarray) -> float:
@@ -116,6 +131,21 @@ def intercoder_reliability(segments: pd.DataFrame, *, n_bootstrap: int = 1000, s
         n = matrix.shape[1]
         if n == 0:
             continue
+        # Fleiss' kappa: segments rated by the most common number of coders (it needs a fixed number)
+        per_segment = (~np.isnan(matrix)).sum(axis=0)
+        m = int(np.bincount(per_segment).argmax())
+        rated = matrix[:, per_segment == m]
+        counts = np.stack([(rated == c).sum(axis=0) for c in range(len(categories))], axis=1)
+        rng = np.random.default_rng(next(children))
+        draws = rng.integers(0, len(counts), size=(n_bootstrap, len(counts)))
+        boot = np.array([fleiss_kappa_counts(counts[d]) for d in draws])
+        finite = np.isfinite(boot)
+        rows.append({"measure": "fleiss_kappa", "unit": unit, "coders": ";".join(wide.columns.astype(str)),
+                     "n_coders": m, "n_segments": int(len(counts)), "estimate": fleiss_kappa_counts(counts),
+                     "ci_low": float(np.quantile(boot[finite], tail)) if finite.any() else np.nan,
+                     "ci_high": float(np.quantile(boot[finite], 1 - tail)) if finite.any() else np.nan,
+                     "n_bootstrap": n_bootstrap, "ci_method": "percentile bootstrap over segments",
+                     "interpretation": ""})
         estimate = krippendorff_nominal(matrix)
         rng = np.random.default_rng(next(children))
         boot = np.array([krippendorff_nominal(matrix[:, d]) for d in rng.integers(0, n, size=(n_bootstrap, n))])

@@ -59,6 +59,8 @@ def feature_position_plot(features: pd.DataFrame, area_id: str, *, area_name: st
     ``features``: ``lcjp_id, feature, score, ci_low, ci_high`` after disclosure control.
     """
     plt = _plt()
+    from matplotlib.ticker import MaxNLocator
+
     names = sorted(features["feature"].astype(str).unique())
     fig, ax = plt.subplots(figsize=(8, max(2.4, 0.55 * len(names) + 1)))
     rng = np.random.default_rng(0)  # fixed jitter: the same picture every run
@@ -82,8 +84,18 @@ def feature_position_plot(features: pd.DataFrame, area_id: str, *, area_name: st
     ax.set_xlabel("Area score (grey: all areas; black bar: national median; red: this area with interval)")
     ax.set_title(f"{area_name or area_id} against the national distribution", fontsize=10)
     ax.grid(axis="x", alpha=0.3)
-    fig.tight_layout()
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=6))
+    height = fig.get_figheight()
+    longest = max((len(n) for n in names), default=8)
+    fig.subplots_adjust(left=min(0.45, 0.03 + 0.0105 * longest), right=0.98, top=1 - 0.35 / height,
+                        bottom=0.6 / height)
     return fig
+
+
+def _decimal_year(values: pd.Series) -> np.ndarray:
+    """Dates as decimal years (2014.5 = mid-2014): cheap numeric ticks instead of date locators."""
+    dates = pd.to_datetime(values)
+    return (dates.dt.year + (dates.dt.dayofyear - 1) / 365.25).to_numpy(dtype=float)
 
 
 def outcome_trends_plot(outcomes: pd.DataFrame, measures: pd.DataFrame, area_id: str, peer_ids: list[str], *,
@@ -91,35 +103,44 @@ def outcome_trends_plot(outcomes: pd.DataFrame, measures: pd.DataFrame, area_id:
     """Small multiples, one per measure: the area (red), its peers (blue), national median (grey dashed).
 
     ``outcomes``: ``lcjp_id, period_start, measure, value``; ``measures``: ``measure, description, unit``.
+    Layout is fixed (no tight_layout) and the x axis is numeric years: both keep rendering fast.
     """
     plt = _plt()
+    from matplotlib.ticker import MaxNLocator
+
     names = names or {}
-    shown = sorted(outcomes["measure"].astype(str).unique())
+    data = outcomes[["lcjp_id", "period_start", "measure", "value"]].copy()
+    data["measure"] = data["measure"].astype(str)
+    data["x"] = _decimal_year(data["period_start"])
+    data["value"] = data["value"].astype(float)
+    shown = sorted(data["measure"].unique())
     n = max(1, len(shown))
     ncols = min(max_columns, n)
     nrows = math.ceil(n / ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(4.0 * ncols, 2.9 * nrows), squeeze=False)
     meta = measures.set_index(measures["measure"].astype(str)) if len(measures) else pd.DataFrame()
+    groups = dict(tuple(data.groupby("measure", sort=True)))
     for ax, name in zip(axes.flat, shown):
-        sub = outcomes[outcomes["measure"].astype(str) == name].copy()
-        sub["period_start"] = pd.to_datetime(sub["period_start"])
-        national = sub.groupby("period_start")["value"].median().sort_index()
+        sub = groups[name]
+        national = sub.groupby("x")["value"].median().sort_index()
         ax.plot(national.index, national.to_numpy(), ls="--", color=NATIONAL, lw=1.2, label="national median")
+        by_area = dict(tuple(sub.sort_values("x").groupby("lcjp_id", sort=False)))
         for i, peer in enumerate(peer_ids):
-            line = sub[sub["lcjp_id"] == peer].sort_values("period_start")
-            ax.plot(line["period_start"], line["value"].astype(float), color=PEER, alpha=0.55, lw=1,
-                    label="peers" if i == 0 else None)
-        own = sub[sub["lcjp_id"] == area_id].sort_values("period_start")
-        ax.plot(own["period_start"], own["value"].astype(float), color=HIGHLIGHT, lw=2.2, marker="o", ms=3,
-                label=names.get(area_id, area_id))
-        title = name
-        unit = ""
+            if peer in by_area:
+                line = by_area[peer]
+                ax.plot(line["x"], line["value"], color=PEER, alpha=0.55, lw=1, label="peers" if i == 0 else None)
+        if area_id in by_area:
+            own = by_area[area_id]
+            ax.plot(own["x"], own["value"], color=HIGHLIGHT, lw=2.2, marker="o", ms=3, label=names.get(area_id, area_id))
+        title, unit = name, ""
         if name in meta.index:
             description = meta.loc[name].get("description")
             title = str(description) if pd.notna(description) and str(description).strip() else name
             unit = str(meta.loc[name].get("unit") or "")
         ax.set_title(textwrap.fill(title, 42), fontsize=8)
         ax.set_ylabel(unit, fontsize=8)
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=5, integer=True))
+        ax.yaxis.set_major_locator(MaxNLocator(nbins=4))
         ax.tick_params(labelsize=7)
         ax.grid(alpha=0.3)
     for ax in list(axes.flat)[len(shown):]:
@@ -127,7 +148,8 @@ def outcome_trends_plot(outcomes: pd.DataFrame, measures: pd.DataFrame, area_id:
     handles, labels = axes.flat[0].get_legend_handles_labels()
     if handles:
         fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=8, frameon=False)
-    fig.tight_layout(rect=(0, 0.06 if handles else 0, 1, 1))
+    fig.subplots_adjust(left=0.07, right=0.98, top=1 - 0.45 / (2.9 * nrows), bottom=0.5 / (2.9 * nrows) + 0.03,
+                        hspace=0.6, wspace=0.28)
     return fig
 
 

@@ -144,6 +144,8 @@ def run_study(cells: pd.DataFrame, replicate_fn: Callable, *, seed: int, options
             bar.update(len(batch))
             future.release()
     bar.close()
+    if getattr(bar, "close_stream", None) is not None:
+        bar.close_stream.close()
     for cell, n, path in todo:
         frame = sort_results(pd.concat(pieces[cell.key], ignore_index=True))
         io.write_parquet(frame, path)
@@ -175,10 +177,17 @@ def _progress_bar(n_tasks: int, n_replicates: int, progress: bool | str):
     if progress in (False, None, "off", "none") or n_tasks == 0:
         return _NoBar()
     from tqdm import tqdm
-    stream = sys.__stderr__ if progress == "terminal" else sys.stderr
-    if stream is None:
-        return _NoBar()
-    return tqdm(total=n_replicates, unit="replicate", desc="validation", file=stream, mininterval=2.0,
+    if progress == "terminal":
+        # the controlling terminal (the one running `dvc repro`), never the notebook's captured stderr
+        try:
+            stream = open("/dev/tty", "w")  # noqa: SIM115 - closed with the bar
+        except OSError:
+            return _NoBar()
+        bar = tqdm(total=n_replicates, unit="replicate", desc="validation", file=stream, mininterval=2.0,
+                   dynamic_ncols=True)
+        bar.close_stream = stream
+        return bar
+    return tqdm(total=n_replicates, unit="replicate", desc="validation", file=sys.stderr, mininterval=2.0,
                 dynamic_ncols=True)
 
 

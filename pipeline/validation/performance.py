@@ -28,7 +28,7 @@ RESULT_COLUMNS = ["cell_key", "icc1", "effect_fraction", "informative_nonrespons
 CELL_FACTORS = ["cell_key", "icc1", "effect_fraction", "informative_nonresponse", "unmeasured_confounder"]
 PAIR_COLUMNS = CELL_FACTORS + ["estimand", "model", "inference", "feature", "outcome", "outcome_period",
                                 "measure", "value", "mcse", "n_sim"]
-FAMILY_COLUMNS = CELL_FACTORS + ["estimand", "model", "inference", "measure", "value", "mcse", "n_sim", "n_failed"]
+FAMILY_COLUMNS = CELL_FACTORS + ["estimand", "model", "inference", "family", "measure", "value", "mcse", "n_sim", "n_failed"]
 
 NULL_TOLERANCE = 1e-12
 
@@ -129,7 +129,9 @@ def performance_by_estimand(results: pd.DataFrame, alpha: float = 0.05, estimand
 def per_replicate_family(results: pd.DataFrame, alpha: float = 0.05, truth_column: str = "truth") -> pd.DataFrame:
     """Per replicate and model: tests, true nulls, rejections (V false, S true), coverage share."""
     ok = _flags(_ok(results), alpha, truth_column)
-    keys = CELL_FACTORS + ["model", "inference", "replicate"]
+    if ok["family"].nunique(dropna=False) > 1:  # also the whole grid, each test adjusted within its own family
+        ok = pd.concat([ok, ok.assign(family="all")], ignore_index=True)
+    keys = CELL_FACTORS + ["model", "inference", "family", "replicate"]
     ok["false_adj"] = ok["is_null"] & ok["rejected_adjusted"]
     ok["true_adj"] = ~ok["is_null"] & ok["rejected_adjusted"]
     ok["false_raw"] = ok["is_null"] & ok["rejected_raw"]
@@ -138,7 +140,7 @@ def per_replicate_family(results: pd.DataFrame, alpha: float = 0.05, truth_colum
     truth = ok["truth"].to_numpy(float)
     with np.errstate(divide="ignore", invalid="ignore"):
         ok["rel_error"] = np.where(ok["nonnull"], (ok["estimate"].to_numpy(float) - truth) / truth, np.nan)
-    agg = ok.groupby(keys, sort=True).agg(
+    agg = ok.groupby(keys, sort=True, dropna=False).agg(
         n_tests=("is_null", "size"), n_null=("is_null", "sum"), n_nonnull=("nonnull", "sum"),
         v_adjusted=("false_adj", "sum"), s_adjusted=("true_adj", "sum"),
         v_raw=("false_raw", "sum"), s_raw=("true_raw", "sum"),
@@ -149,7 +151,10 @@ def per_replicate_family(results: pd.DataFrame, alpha: float = 0.05, truth_colum
 
 def performance_by_cell(results: pd.DataFrame, alpha: float = 0.05, estimands: dict | None = None
                         ) -> pd.DataFrame:
-    """Family-level measures per cell and model (``FAMILY_COLUMNS``), each with its MCSE.
+    """Family-level measures per cell, model, inference and family of tests (``FAMILY_COLUMNS``), with MCSEs.
+
+    The family is the estimate stage's (``confirmatory`` pairs are Holm-adjusted, ``exploratory`` BH):
+    FWER and FDR are properties of the adjustment within one family.
 
     Measures: ``fwer`` and ``fdr`` (with the method's multiplicity adjustment), ``fwer_unadjusted``,
     ``type1_error_per_test`` and ``power_per_test`` (raw p < alpha, pooled over the tests of the
@@ -160,7 +165,7 @@ def performance_by_cell(results: pd.DataFrame, alpha: float = 0.05, estimands: d
     frames = [_performance_by_cell(results, alpha, name, column)
               for name, column in _estimands(results, estimands).items()]
     out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=FAMILY_COLUMNS)
-    return out.sort_values(CELL_FACTORS + ["estimand", "model", "inference", "measure"]).reset_index(drop=True)
+    return out.sort_values(CELL_FACTORS + ["estimand", "model", "inference", "family", "measure"]).reset_index(drop=True)
 
 
 def _performance_by_cell(results: pd.DataFrame, alpha: float, estimand: str, truth_column: str) -> pd.DataFrame:
@@ -168,7 +173,7 @@ def _performance_by_cell(results: pd.DataFrame, alpha: float, estimand: str, tru
     failed = results[results["status"] != "ok"].groupby(CELL_FACTORS, sort=True)["replicate"].nunique()
     attempted = results.groupby(CELL_FACTORS, sort=True)["replicate"].nunique()
     rows = []
-    for key, g in fam.groupby(CELL_FACTORS + ["model", "inference"], sort=True):
+    for key, g in fam.groupby(CELL_FACTORS + ["model", "inference", "family"], sort=True, dropna=False):
         cell = tuple(key[: len(CELL_FACTORS)])
         n_failed = int(failed.get(cell, 0))
         n = len(g)
@@ -186,7 +191,7 @@ def _performance_by_cell(results: pd.DataFrame, alpha: float, estimand: str, tru
 
         def add(name, result):
             if result is not None:
-                rows.append((*cell, estimand, key[-2], key[-1], name, result[0], result[1], result[2], n_failed))
+                rows.append((*cell, estimand, key[-3], key[-2], key[-1], name, result[0], result[1], result[2], n_failed))
 
         has_null = g["n_null"] > 0
         has_nonnull = g["n_nonnull"] > 0

@@ -20,21 +20,18 @@ from scipy import stats
 from .design import Cell
 
 
-@functools.lru_cache(maxsize=256)
 def mde_r(n_areas: int, n_covariates: int = 0, alpha: float = 0.05, power: float = 0.8) -> float:
-    """Minimal detectable (partial) correlation for one coefficient of an OLS with ``n_covariates`` controls.
+    """Minimal detectable partial r for one OLS coefficient with ``n_covariates`` controls and an intercept.
 
-    Cohen's f^2 from ``FTestPowerF2`` (df_num = 1, df_denom = n - k - 2), then r = sqrt(f^2 / (1 + f^2)).
-    With no covariates: 0.405 at 42 areas, close to ``pingouin.power_corr(n, power=power)`` (0.417, which
-    uses the Fisher z approximation for a correlation rather than the exact F test of the slope).
+    Delegates to the estimate stage's ``estimation.power.mde_partial_r`` (df = n - k - 2), so "the MDE"
+    means the same thing here and in ``estimates.csv``. With no covariates: 0.413 at 42 areas, close
+    to ``pingouin.power_corr`` (0.417, which uses the Fisher z approximation instead of the exact F test).
     """
-    from statsmodels.stats.power import FTestPowerF2
-    df_denom = int(n_areas) - int(n_covariates) - 2
-    if df_denom < 2:
-        raise ValueError(f"{n_areas} areas and {n_covariates} covariates leave {df_denom} residual df")
-    f2 = FTestPowerF2().solve_power(effect_size=None, df_num=1, df_denom=df_denom, alpha=alpha, power=power)
-    f2 = float(np.asarray(f2).ravel()[0])
-    return float(np.sqrt(f2 / (1 + f2)))
+    from ..estimation import power as est_power
+    df_resid = int(n_areas) - int(n_covariates) - 2
+    if df_resid < 2:
+        raise ValueError(f"{n_areas} areas and {n_covariates} covariates leave {df_resid} residual df")
+    return est_power.mde_partial_r(df_resid, float(alpha), float(power))
 
 
 def textbook_replicate(cell: Cell, seed_seq: np.random.SeedSequence, n_areas: int = 42, n_features: int = 4,
@@ -81,7 +78,8 @@ def textbook_replicate(cell: Cell, seed_seq: np.random.SeedSequence, n_areas: in
 #: The estimate stage's settings the study uses (same names as params.yaml ``estimate``), and the
 #: study's own: ``target_r_per_mde`` (the MDE as a latent partial r, from ``calibrate``).
 METHOD_OPTIONS = ("n_permutations", "level_year", "baseline_year", "covariates", "primary_method", "alpha",
-                  "fdr_method", "power", "aggregation", "periods", "features_on_fail", "target_r_per_mde")
+                  "fdr_method", "power", "aggregation", "periods", "features_on_fail", "confirmatory",
+                  "target_r_per_mde")
 
 
 def generator_design(cell: Cell, target_r_per_mde: float):
@@ -121,7 +119,7 @@ def run_whole_path(files: dict[str, bytes], *, estimate_seed: int, n_permutation
                    baseline_year: int, covariates="auto", primary_method: str = "freedman_lane",
                    alpha: float = 0.05, fdr_method: str = "fdr_bh", power: float = 0.8,
                    aggregation: str = "adjusted", periods=("level", "change"),
-                   features_on_fail: str = "keep_with_warning") -> pd.DataFrame:
+                   features_on_fail: str = "keep_with_warning", confirmatory=()) -> pd.DataFrame:
     """Raw files (relative path -> bytes) -> ``estimates.csv`` rows, through the stages' own functions.
 
     The files go to a fresh temporary folder laid out like ``data/raw``; nothing is written to the repo.
@@ -158,7 +156,7 @@ def run_whole_path(files: dict[str, bytes], *, estimate_seed: int, n_permutation
                                  level_year=int(level_year), baseline_year=int(baseline_year),
                                  covariates_spec=covariates, aggregation=aggregation, method=primary_method,
                                  alpha=alpha, power=power, fdr_method=fdr_method, periods=tuple(periods),
-                                 measures=outcomes.measures)
+                                 measures=outcomes.measures, confirmatory=list(confirmatory or []))
 
 
 def truth_table(truth: dict, level_year: int, baseline_year: int) -> pd.DataFrame:
@@ -233,11 +231,12 @@ def whole_path_replicate(cell: Cell, seed_seq: np.random.SeedSequence, *, target
                          n_permutations: int, level_year: int, baseline_year: int, covariates="auto",
                          primary_method: str = "freedman_lane", alpha: float = 0.05, fdr_method: str = "fdr_bh",
                          power: float = 0.8, aggregation: str = "adjusted", periods=("level", "change"),
-                         features_on_fail: str = "keep_with_warning") -> pd.DataFrame:
+                         features_on_fail: str = "keep_with_warning", confirmatory=()) -> pd.DataFrame:
     """One replicate of the study: simulate -> clean -> features -> estimate (with its multiplicity).
 
     Returns one row per model x feature x outcome x period with the estimate, its interval, raw and
-    adjusted p and the truths (see ``truth_table``). ``se`` is the HC3 standard error; intervals and p
+    adjusted p and the truths (see ``truth_table``). ``confirmatory`` is the registered family
+    (``pipeline.plan.confirmatory_spec()``): those pairs are Holm-adjusted, the rest BH, as in the stage. ``se`` is the HC3 standard error; intervals and p
     come from the estimate stage's primary method (permutation/bootstrap inversion when
     ``n_permutations > 0``, HC3 t otherwise).
     """
@@ -247,7 +246,8 @@ def whole_path_replicate(cell: Cell, seed_seq: np.random.SeedSequence, *, target
     est = run_whole_path(data.files, estimate_seed=estimate_seed, n_permutations=n_permutations,
                          level_year=level_year, baseline_year=baseline_year, covariates=covariates,
                          primary_method=primary_method, alpha=alpha, fdr_method=fdr_method, power=power,
-                         aggregation=aggregation, periods=periods, features_on_fail=features_on_fail)
+                         aggregation=aggregation, periods=periods, features_on_fail=features_on_fail,
+                         confirmatory=confirmatory)
     truth = truth_table(data.truth, int(level_year), int(baseline_year))
     out = tidy_estimates(est, primary_method if int(n_permutations) else "hc3_t", int(n_permutations), fdr_method)
     truth = truth.astype({"feature": "string", "outcome": "string", "outcome_period": "string"})

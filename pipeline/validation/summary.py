@@ -10,23 +10,31 @@ import pandas as pd
 
 from .performance import CELL_FACTORS
 
-SUMMARY_COLUMNS = CELL_FACTORS + ["role", "effect_r", "estimand", "model", "inference", "measure", "value", "mcse",
+SUMMARY_COLUMNS = CELL_FACTORS + ["role", "effect_r", "estimand", "model", "inference", "family", "measure", "value", "mcse",
                                   "n_sim", "n_failed"]
-CHECK_COLUMNS = ["check", "cell_key", "estimand", "inference", "value", "mcse", "target", "rule", "passes"]
+CHECK_COLUMNS = ["check", "cell_key", "estimand", "inference", "family", "value", "mcse", "target", "rule", "passes"]
 
 
 def summary_table(cell_performance: pd.DataFrame, cells: pd.DataFrame, mde_r: float) -> pd.DataFrame:
     """``performance_by_cell`` with ``role`` (core/stress) and ``effect_r`` = effect fraction x MDE r."""
     out = cell_performance.merge(cells[["cell_key", "role"]], on="cell_key", how="left", validate="many_to_one")
     out["effect_r"] = out["effect_fraction"].astype(float) * float(mde_r)
-    return out[SUMMARY_COLUMNS].sort_values(["role", "cell_key", "estimand", "model", "inference", "measure"]
+    return out[SUMMARY_COLUMNS].sort_values(["role", "cell_key", "estimand", "model", "inference", "family", "measure"]
                                             ).reset_index(drop=True)
 
 
 def pick(summary: pd.DataFrame, measure: str, *, estimand: str = "structural", inference: str | None = None,
-         model: str | None = None, **factors) -> pd.DataFrame:
-    """Rows of one measure for the given estimand, inference, model and cell factors."""
+         model: str | None = None, family: str | None = "auto", **factors) -> pd.DataFrame:
+    """Rows of one measure for the given estimand, inference, model, family of tests and cell factors.
+
+    ``family='auto'``: the pooled family ``all`` when the tests fall in several families (confirmatory
+    and exploratory), else the one family there is; None: every family.
+    """
     mask = (summary["measure"] == measure) & (summary["estimand"] == estimand)
+    if family == "auto":
+        family = "all" if (summary["family"] == "all").any() else None
+    if family is not None:
+        mask &= summary["family"] == family
     if inference is not None:
         mask &= summary["inference"] == inference
     if model is not None:
@@ -60,22 +68,22 @@ def calibration_checks(summary: pd.DataFrame, alpha: float = 0.05, level: float 
     - FWER and FDR under the full null (effect 0, no threat) at most ``alpha`` + z MCSE.
     """
     rows = []
-    for _, r in pick(summary, "coverage").iterrows():
-        rows.append(("coverage", r["cell_key"], r["estimand"], r["inference"], r["value"], r["mcse"], level,
+    for _, r in pick(summary, "coverage", family=None).iterrows():
+        rows.append(("coverage", r["cell_key"], r["estimand"], r["inference"], r["family"], r["value"], r["mcse"], level,
                      f"|value - {level}| <= {z} MCSE", abs(r["value"] - level) <= z * r["mcse"]))
-    for _, r in pick(summary, "type1_error_per_test").iterrows():
-        rows.append(("type-I error per test", r["cell_key"], r["estimand"], r["inference"], r["value"], r["mcse"],
+    for _, r in pick(summary, "type1_error_per_test", family=None).iterrows():
+        rows.append(("type-I error per test", r["cell_key"], r["estimand"], r["inference"], r["family"], r["value"], r["mcse"],
                      alpha, f"value <= {alpha} + {z} MCSE", r["value"] <= alpha + z * r["mcse"]))
     full_null = summary[(summary["effect_fraction"] == 0) & ~summary["informative_nonresponse"].astype(bool)
                         & ~summary["unmeasured_confounder"].astype(bool)]
     for measure in ("fwer", "fdr"):
-        for _, r in pick(full_null, measure).iterrows():
+        for _, r in pick(full_null, measure, family=None).iterrows():
             rows.append((f"{measure.upper()} under the full null", r["cell_key"], r["estimand"], r["inference"],
-                         r["value"], r["mcse"], alpha, f"value <= {alpha} + {z} MCSE",
+                         r["family"], r["value"], r["mcse"], alpha, f"value <= {alpha} + {z} MCSE",
                          r["value"] <= alpha + z * r["mcse"]))
     out = pd.DataFrame(rows, columns=CHECK_COLUMNS)
     out["passes"] = out["passes"].astype(bool)
-    return out.sort_values(["check", "cell_key", "inference"]).reset_index(drop=True)
+    return out.sort_values(["check", "cell_key", "inference", "family"]).reset_index(drop=True)
 
 
 def headline(summary: pd.DataFrame, *, icc1: float, effect_fraction: float, primary_inference: str,

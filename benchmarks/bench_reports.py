@@ -1,0 +1,101 @@
+"""Benchmark: render the area profiles the naive way and In Step's way, in one run.
+
+Naive chain (what a notebook pipeline often does): per area, one after another, the ``papermill`` CLI
+then the ``jupyter nbconvert`` CLI (two fresh Python processes and a kernel per area).
+In Step's way: ``pipeline.notebook.run`` (papermill + offline HTML export in one Python process),
+fanned out over ``--jobs`` worker processes, each worker rendering many areas.
+
+Prints wall time of each way, the median seconds per profile and the speed-up ratio. Writes only to a
+temporary folder (reports/ is untouched). Needs the processed data (run the pipeline up to the
+features and clean stages first). Targets on 2 cores: median per profile <= 3 s; all 42 at least
+3.5 x faster than the naive chain.
+
+    .venv/bin/python benchmarks/bench_reports.py            # all areas
+    .venv/bin/python benchmarks/bench_reports.py --areas 6  # a quick look
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import yaml
+
+from pipeline import paths
+from pipeline.config import load_params
+from pipeline.notebook import KERNEL_NAME, notebook_parameters
+
+NOTEBOOK = paths.NOTEBOOKS / "05_area_profile.ipynb"
+BIN = Path(sys.executable).parent
+
+
+def naive_one(area: str, params: dict, out_dir: Path) -> float:
+    start = time.perf_counter()
+    param_file = out_dir / f"{area}.params.yaml"
+    param_file.write_text(yaml.safe_dump(notebook_parameters(["publish"], area, params)), encoding="utf-8")
+    executed = out_dir / f"{area}.ipynb"
+    subprocess.run([str(BIN / "papermill"), str(NOTEBOOK), str(executed), "-k", KERNEL_NAME, "-f", str(param_file),
+                    "--cwd", str(paths.ROOT), "--no-progress-bar"], check=True, capture_output=True)
+    subprocess.run([str(BIN / "jupyter"), "nbconvert", "--to", "html", "--no-input", "--template", "instep",
+                    f"--TemplateExporter.extra_template_basedirs={paths.TEMPLATES}", str(executed)],
+                   check=True, capture_output=True)
+    return time.perf_counter() - start
+
+
+def _worker_init() -> None:
+    import papermill  # noqa: F401  (imported once per worker, as the runner's process would)
+    import nbconvert  # noqa: F401
+
+
+def instep_one(area: str, params: dict, out_dir: str) -> float:
+    from pipeline import notebook
+    start = time.perf_counter()
+    notebook.run(NOTEBOOK, Path(out_dir) / area, notebook_parameters(["publish"], area, params),
+                 stage=f"profile@{area}", title=f"In Step area profile - {area}")
+    return time.perf_counter() - start
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--areas", type=int, default=None, help="only the first N areas (default: all)")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--skip-naive", action="store_true", help="time only In Step's way")
+    args = parser.parse_args(argv)
+    if not paths.processed("area_features.csv").is_file():
+        raise SystemExit("no data/processed/area_features.csv: run the pipeline up to the features stage first")
+    params = load_params()
+    areas = sorted(params["areas"])[: args.areas]
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    load = os.getloadavg()[0]
+    print(f"{len(areas)} profiles; {os.cpu_count()} cores; load average at start {load:.2f}")
+    with tempfile.TemporaryDirectory(prefix="instep-bench-") as tmp:
+        tmp = Path(tmp)
+        (tmp / "naive").mkdir()
+        (tmp / "instep").mkdir()
+        naive_total = naive_times = None
+        if not args.skip_naive:
+            start = time.perf_counter()
+            naive_times = [naive_one(a, params, tmp / "naive") for a in areas]
+            naive_total = time.perf_counter() - start
+            print(f"naive chain (papermill CLI + nbconvert CLI, serial): {naive_total:.1f} s; "
+                  f"median {statistics.median(naive_times):.2f} s per profile")
+        start = time.perf_counter()
+        with ProcessPoolExecutor(max_workers=args.jobs, initializer=_worker_init) as pool:
+            instep_times = list(pool.map(instep_one, areas, [params] * len(areas), [str(tmp / "instep")] * len(areas)))
+        instep_total = time.perf_counter() - start
+        print(f"In Step (in-process runner, {args.jobs} workers): {instep_total:.1f} s; "
+              f"median {statistics.median(instep_times):.2f} s per profile (target <= 3 s)")
+        if naive_total is not None:
+            print(f"ratio naive / In Step: {naive_total / instep_total:.2f} x (target >= 3.5 x)")
+        print(f"load average at end {os.getloadavg()[0]:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,126 @@
+"""Property-based: perturbed valid inputs give either a clean result that accounts for every row, or an
+InputError; never another exception type and never a lost row."""
+from __future__ import annotations
+
+import csv
+import io
+import shutil
+import tempfile
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from pipeline.areas import AreaMatcher
+from pipeline.clean import clean_outcomes, clean_survey, examples
+from pipeline.errors import InputError
+
+MATCHER = AreaMatcher.from_reference()
+SETTINGS = settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+AREA_VARIANTS = ["Kent", " KENT police ", "Kent Constabulary", "kent cjb", "MPS", "Met", "City of London Police",
+                 "London CJB", "Dyfed Powys", "dyfed-powys police", "Devon & Cornwall", "Narnia", ""]
+LIKERT = ["Strongly agree", "Agree", "Neither agree nor disagree", "Disagree", "Strongly disagree", "Don't know",
+          "Don\u2019t know", "", "Agree-ish", "5"]
+junk = st.text(max_size=12)
+
+
+def rows_of(text: str) -> tuple[list[str], list[list[str]]]:
+    reader = list(csv.reader(io.StringIO(text)))
+    return reader[0], reader[1:]
+
+
+def to_csv(header: list[str], rows: list[list[str]]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def encode(text: str, encoding: str) -> bytes:
+    try:
+        return text.encode(encoding)
+    except UnicodeEncodeError:
+        return text.encode("utf-8")
+
+
+@st.composite
+def cell_edit(draw, columns):
+    column = draw(st.sampled_from(columns))
+    if column == "area":
+        value = draw(st.one_of(st.sampled_from(AREA_VARIANTS), junk))
+    elif column.startswith("q"):
+        label = draw(st.sampled_from(LIKERT))
+        value = draw(st.sampled_from([label, label.upper(), "  " + label.lower() + " ", label.replace(" ", "  ")]))
+        value = draw(st.one_of(st.just(value), junk)) if draw(st.integers(0, 9)) == 0 else value
+    elif column == "submitted_at":
+        value = draw(st.sampled_from(["2015-03-01T10:00:00", "01/03/2015 10:00", "31/02/2015 10:00", "", "tomorrow"]))
+    else:
+        value = draw(st.one_of(st.just(""), junk, st.sampled_from(["Police", "HMCTS", "yot", "Chair", "Monthly", "7"])))
+    return column, value
+
+
+def run_and_check(clean, folder: Path, expected_rows: dict[str, int], **options):
+    try:
+        result = clean(folder, MATCHER, **options)
+    except InputError:
+        return None
+    rec = result.reconciliation.set_index("source_file")
+    for name, n in expected_rows.items():
+        row = rec.loc[[f for f in rec.index if f.endswith("/" + name)][0]]
+        assert row["rows_read"] == n
+        assert row["accepted"] + row["quarantined"] == n
+    return result
+
+
+@SETTINGS
+@given(cell_edits=st.lists(st.tuples(st.integers(0, 4), cell_edit(["area", "agency", "role", "submitted_at", "q01",
+                                                                     "q02", "q03", "meetings_per_year", "members"])),
+                           max_size=8),
+       duplicates=st.lists(st.integers(0, 4), max_size=3),
+       encoding=st.sampled_from(["utf-8", "utf-8-sig", "cp1252"]),
+       on_unknown_area=st.sampled_from(["error", "quarantine"]))
+def test_survey_perturbations(cell_edits, duplicates, encoding, on_unknown_area):
+    header, rows = rows_of(examples.SURVEY_RESPONSES)
+    for i, (column, value) in cell_edits:
+        rows[i][header.index(column)] = value
+    rows = rows + [list(rows[i]) for i in duplicates]
+    folder = Path(tempfile.mkdtemp())
+    try:
+        examples.write(folder, {"codebook.csv": examples.SURVEY_CODEBOOK})
+        (folder / "responses.csv").write_bytes(encode(to_csv(header, rows), encoding))
+        result = run_and_check(clean_survey, folder, {"responses.csv": len(rows), "codebook.csv": 3},
+                               on_unknown_area=on_unknown_area)
+        if result is not None:
+            assert len(result.clean) == result.reconciliation.set_index("source_file").filter(
+                like="responses.csv", axis=0)["accepted"].iloc[0]
+            assert result.clean["response_id"].is_unique
+            items = result.clean[["q01", "q02", "q03"]]
+            assert items.isin([1.0, 2.0, 3.0, 4.0, 5.0]).where(items.notna(), True).all().all()
+    finally:
+        shutil.rmtree(folder)
+
+
+@SETTINGS
+@given(cell_edits=st.lists(st.tuples(st.integers(0, 9), st.sampled_from(["area", "period", "value", "numerator",
+                                                                          "denominator", "measure"]),
+                                     st.one_of(junk, st.sampled_from(["", "2014", "2014/15", "2014 Q5", "MPS",
+                                                                      "London", "-1", "1e9", "12,000", "50%"]))),
+                           max_size=6),
+       duplicates=st.lists(st.integers(0, 9), max_size=3),
+       on_unknown_area=st.sampled_from(["error", "quarantine"]))
+def test_outcome_perturbations(cell_edits, duplicates, on_unknown_area):
+    header, rows = rows_of(examples.OUTCOMES)
+    for i, column, value in cell_edits:
+        rows[i][header.index(column)] = value
+    rows = rows + [list(rows[i]) for i in duplicates]
+    folder = Path(tempfile.mkdtemp())
+    try:
+        examples.write(folder, {"measures.csv": examples.MEASURES, "outcomes.csv": to_csv(header, rows)})
+        result = run_and_check(clean_outcomes, folder, {"outcomes.csv": len(rows)}, on_unknown_area=on_unknown_area)
+        if result is not None:
+            assert result.outcomes["value"].notna().all()
+            assert not result.outcomes.duplicated(["lcjp_id", "period_label", "measure", "source"]).any()
+    finally:
+        shutil.rmtree(folder)

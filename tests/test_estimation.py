@@ -217,3 +217,19 @@ def test_missing_column_is_an_input_error(fixture_data):
     with pytest.raises(InputError, match="area_features.csv.*decision"):
         estimate_associations(d["area_features"].drop(columns="decision"), d["outcomes"], d["covariates"],
                               d["reference"], n_permutations=0, seed=1, level_year=2018, baseline_year=2014)
+
+
+def test_level_year_without_data_is_an_input_error(fixture_data):
+    d = fixture_data
+    with pytest.raises(InputError, match="level year 2031.*years present"):
+        estimate_associations(d["area_features"], d["outcomes"], d["covariates"], d["reference"],
+                              n_permutations=0, seed=1, level_year=2031, baseline_year=2014)
+
+
+def test_bh_and_holm_equal_statsmodels():
+    from statsmodels.stats.multitest import multipletests
+    from pipeline.estimation import multiplicity
+    p = np.random.default_rng(3).uniform(size=57) ** 3
+    p[5] = p[9]  # a tie
+    assert np.allclose(multiplicity.bh(p), multipletests(p, method="fdr_bh")[1], atol=1e-12)
+    assert np.allclose(multiplicity.holm(p), multipletests(p, method="holm")[1], atol=1e-12)

@@ -319,3 +319,26 @@ def test_mice_sensitivity_close_to_available_case_under_mcar():
     assert (one["corr_available_vs_mice"] > 0.9).all()
     manual_share = survey[feature_items(codebook)["f1"]].isna().to_numpy().mean()
     assert one.set_index("feature").loc["f1", "share_missing"] == pytest.approx(manual_share)
+
+
+def test_single_item_feature_and_one_area_feature_do_not_break(demo):
+    survey, codebook, _, _ = demo
+    survey = survey.copy()
+    survey["solo"] = survey["f1_i1"]
+    survey["local"] = np.where(survey["lcjp_id"] == "area01", survey["f2_i1"], np.nan)
+    book = pd.concat([codebook, pd.DataFrame({"item": ["solo", "local", "local2"],
+                                              "feature": ["one_item", "one_area", "one_area"]})], ignore_index=True)
+    survey["local2"] = survey["local"]
+    table = area_features(survey, book, with_omega=True)
+    quality = feature_quality(survey, book)
+    solo = quality.set_index("feature").loc["one_item"]
+    assert np.isnan(solo["alpha"]) and not solo["passes_alpha"] and "alpha undefined" in solo["reason"]
+    local = table[table["feature"] == "one_area"]
+    assert len(local) == 1 and local["fit_note"].str.contains("fewer than two areas").all()
+    assert np.isfinite(table.loc[table["feature"] == "one_item", "score"]).all()
+
+
+def test_survey_without_agency_column_is_input_error(demo):
+    survey, codebook, _, _ = demo
+    with pytest.raises(InputError, match="agency"):
+        area_scores(survey.drop(columns="agency"), codebook)

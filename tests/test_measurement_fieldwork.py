@@ -166,3 +166,13 @@ def test_fleiss_kappa_matches_statsmodels():
     assert row["n_coders"] == 2 and row["n_segments"] == len(ratings)
     assert row["estimate"] == pytest.approx(fleiss_kappa(counts, method="fleiss"), abs=1e-12)
     assert fleiss_kappa_counts(counts) == pytest.approx(fleiss_kappa(counts, method="fleiss"), abs=1e-12)
+
+
+def test_empty_fieldwork_gives_empty_tables():
+    segments = _segments().iloc[0:0]
+    assert intercoder_reliability(segments, n_bootstrap=10).empty
+    assert fieldwork_themes(segments).empty
+    meetings = pd.DataFrame({"lcjp_id": pd.Series(dtype="string"), "meeting_date": pd.Series(dtype="datetime64[us]"),
+                             "agency": pd.Series(dtype="string"), "attended": pd.Series(dtype=bool),
+                             "senior": pd.Series(dtype=bool)})
+    assert board_attendance(meetings).empty

@@ -326,3 +326,23 @@ def test_notebook_parameter_defaults_equal_params_yaml(notebook_name, sections, 
     from pipeline.notebook import notebook_parameters
     expected = notebook_parameters(sections, area, load_params())
     assert _parameter_defaults(notebook_name) == expected
+
+
+def test_contact_names_redacted_but_ordinary_words_kept():
+    assert disclosure.redact_text("Contact Fred Example on 07700 900123.") == \
+        "Contact [name removed] on [redacted]." or "[name removed]" in disclosure.redact_text("Contact Fred Example")
+    assert "Fred" not in disclosure.redact_text("contact Fred Example on x")
+    assert disclosure.redact_text("we call them back; contact the Board Office") == \
+        "we call them back; contact the Board Office"
+
+
+def test_validation_table_condenses_long_summary():
+    rows = []
+    for cell in ("c1", "c2"):
+        for measure, value in (("coverage", 0.95), ("type1_error_per_test", 0.05), ("relative_bias", 0.1)):
+            rows.append({"cell_key": cell, "role": "core", "inference": "fl", "estimand": "a", "measure": measure,
+                         "value": value + (0.01 if cell == "c2" else 0), "mcse": 0.005, "n_sim": 100})
+    out = findings.validation_table(pd.DataFrame(rows))
+    assert set(out["measure"]) == {"coverage", "type1_error_per_test"}
+    cov = out.set_index("measure").loc["coverage"]
+    assert cov["n_scenarios"] == 2 and cov["min"] == pytest.approx(0.95) and cov["max"] == pytest.approx(0.96)

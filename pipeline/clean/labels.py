@@ -3,7 +3,9 @@
 ``data/raw/reference/label_synonyms.csv`` has columns ``field, variant, canonical``; ``field`` is one
 of ``agency``, ``role``, ``likert`` (canonical 1-5 or ``dont_know``) and ``meetings_per_year``
 (canonical a number). Matching is case-, spacing-, apostrophe- and punctuation-insensitive. A
-canonical value always matches itself. Add rows to that file to accept new spellings.
+canonical agency or role always matches itself. Add rows to that file to accept new spellings.
+Numeric Likert codes ("5") are not accepted by default, because their direction depends on the
+survey tool; add rows such as ``likert,5,5`` once you have checked the export's coding.
 """
 from __future__ import annotations
 

@@ -68,7 +68,7 @@ class Quarantine:
             return pd.DataFrame({c: pd.Series(dtype="int64" if c == "row_number" else "string")
                                  for c in QUARANTINE_COLUMNS})
         out = pd.concat(self._parts, ignore_index=True)
-        other = sorted(c for c in out.columns if c not in QUARANTINE_COLUMNS)
+        other = [c for c in out.columns if c not in QUARANTINE_COLUMNS]  # original order, files sorted by name
         out = out[QUARANTINE_COLUMNS + other]
         for column in other:
             out[column] = out[column].astype("string").fillna("")

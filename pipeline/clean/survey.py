@@ -76,7 +76,6 @@ def _read_codebook(files) -> tuple[pd.DataFrame, dict[str, str], pd.DataFrame]:
 def _members(values: pd.Series, synonyms: Synonyms) -> tuple[pd.Series, pd.Series]:
     """';'-joined canonical agencies (sorted, unique) and the unknown names per cell (matched per unique cell)."""
     table = synonyms.maps["agency"]
-    from .labels import normalise_label
     joined, unknown = {}, {}
     for cell in pd.unique(values.astype("object")):
         parts = [p.strip() for p in str(cell).split(";") if p.strip()]
@@ -143,7 +142,7 @@ def clean_survey(survey_dir: Path, matcher: AreaMatcher, *, on_unknown_area: str
     # Likert answers: each distinct label is matched once (factorize), then mapped by array indexing.
     labels = raw[items].to_numpy(dtype=object)
     codes, uniques = pd.factorize(labels.ravel(), use_na_sentinel=False)
-    canon = [synonyms.maps["likert"].get(_key(u)) if str(u).strip() else "" for u in uniques]
+    canon = [synonyms.maps["likert"].get(normalise_label(u)) if str(u).strip() else "" for u in uniques]
     score_of = np.array([float(c) if c not in (None, "", DONT_KNOW) else np.nan for c in canon] + [np.nan])
     kind_of = np.array([0 if c is None else 1 if c == "" else 2 if c == DONT_KNOW else 3 for c in canon] + [0])
     codes = codes.reshape(labels.shape)
@@ -216,11 +215,6 @@ def clean_survey(survey_dir: Path, matcher: AreaMatcher, *, on_unknown_area: str
                              {"items": items, "responses_accepted": int(keep.sum())})
     return SurveyResult(clean, missing, codebook.reset_index(drop=True), invited, quarantine_frame,
                         reconciliation, manifest)
-
-
-def _key(value) -> str:
-    from .labels import normalise_label
-    return normalise_label(value)
 
 
 def _invited(files, matcher, synonyms, on_unknown_area, quarantine) -> tuple[pd.DataFrame, pd.DataFrame]:

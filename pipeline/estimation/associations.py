@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from . import design, inference, multiplicity, power, robustness
+from ..errors import InputError
 from .design import AREA
 
 ESTIMATE_COLUMNS = [
@@ -62,6 +63,13 @@ def prepare(area_features, outcomes, covariates, reference, *, level_year: int, 
     notes = list(cov.notes)
     if dropped:
         notes.append(f"features dropped upstream (decision 'dropped'): {dropped}")
+    if not targets:
+        years = sorted(int(y) for y in yearly["year"].unique())
+        raise InputError("outcomes.parquet", f"no outcome has values for the level year {level_year}"
+                         + (f" and the baseline year {baseline_year}" if "change" in periods else "")
+                         + f"; years present: {years}",
+                         "set params.yaml estimate.level_year / baseline_year to years the outcomes cover",
+                         column="year")
     missing_periods = [p for p in periods if p not in targets]
     if missing_periods:
         notes.append(f"no outcome data for period(s) {missing_periods} (level {level_year}, baseline {baseline_year})")
@@ -97,6 +105,7 @@ def _crv3(Z, x, Y, groups, alpha):
 def _blocks(prep: Prepared, controls: pd.DataFrame, features: list[str]):
     """Group (period, feature, outcome) into blocks sharing areas, design and outcomes."""
     blocks: dict[tuple, dict] = {}
+    designs: dict[tuple, tuple] = {}
     for period, Yw in sorted(prep.targets.items()):
         for feature in features:
             xs = prep.features[feature].dropna()
@@ -107,7 +116,10 @@ def _blocks(prep: Prepared, controls: pd.DataFrame, features: list[str]):
                 groups.setdefault(tuple(masks[outcome].to_numpy()), []).append(outcome)
             for key, outs in groups.items():
                 areas = base[np.array(key, bool)]
-                idx, Z, znames, notes = design.build_design(areas, controls)
+                akey = tuple(areas)
+                if akey not in designs:
+                    designs[akey] = design.build_design(areas, controls)
+                idx, Z, znames, notes = designs[akey]
                 bkey = (period, tuple(idx), tuple(outs))
                 blk = blocks.setdefault(bkey, {"period": period, "idx": idx, "Z": Z, "outs": outs, "features": [],
                                                "notes": notes, "set_aside": {}})

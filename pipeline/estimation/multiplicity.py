@@ -3,7 +3,35 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from statsmodels.stats.multitest import multipletests
+
+
+def bh(p: np.ndarray) -> np.ndarray:
+    """Benjamini-Hochberg q-values (as statsmodels' multipletests 'fdr_bh', without its overhead)."""
+    p = np.asarray(p, float)
+    m = len(p)
+    order = np.argsort(p, kind="stable")
+    q = np.minimum.accumulate((p[order] * m / np.arange(1, m + 1))[::-1])[::-1]
+    out = np.empty(m)
+    out[order] = np.minimum(q, 1.0)
+    return out
+
+
+def holm(p: np.ndarray) -> np.ndarray:
+    """Holm step-down adjusted p-values (as multipletests 'holm')."""
+    p = np.asarray(p, float)
+    m = len(p)
+    order = np.argsort(p, kind="stable")
+    adj = np.maximum.accumulate(np.minimum(1.0, p[order] * (m - np.arange(m))))
+    out = np.empty(m)
+    out[order] = adj
+    return out
+
+
+def _fdr(p: np.ndarray, method: str) -> np.ndarray:
+    if method == "fdr_bh":
+        return bh(p)
+    from statsmodels.stats.multitest import multipletests
+    return multipletests(p, method=method)[1]
 
 
 def confirmatory_keys(spec) -> set[tuple]:
@@ -46,10 +74,11 @@ def adjust(df: pd.DataFrame, fdr_method: str = "fdr_bh") -> pd.DataFrame:
         ok = ~np.isnan(p)
         if not ok.any():
             continue
-        q = np.full(p.shape, np.nan); holm = np.full(p.shape, np.nan)
-        q[ok] = multipletests(p[ok], method=fdr_method)[1]
-        holm[ok] = multipletests(p[ok], method="holm")[1]
+        q = np.full(p.shape, np.nan)
+        hp = np.full(p.shape, np.nan)
+        q[ok] = _fdr(p[ok], fdr_method)
+        hp[ok] = holm(p[ok])
         out.loc[idx, "q_bh"] = q
-        out.loc[idx, "p_holm"] = holm
+        out.loc[idx, "p_holm"] = hp
     out["p_adjusted"] = np.where(out["family"] == "confirmatory", out["p_holm"], out["q_bh"])
     return out

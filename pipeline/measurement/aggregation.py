@@ -31,7 +31,7 @@ import pandas as pd
 from scipy import stats
 
 from .agreement import area_agreement, feature_icc
-from .items import check_survey, feature_items, respondent_scores
+from .items import canonical_order, check_survey, feature_items, respondent_scores
 from .mixed import ENGINES
 from .reliability import scale_reliability
 
@@ -143,6 +143,9 @@ def area_scores(survey_clean: pd.DataFrame, codebook: pd.DataFrame, *, method: s
     """
     _check_choice("method", method, {"adjusted", "raw"})
     _check_choice("engine", engine, set(ENGINES))
+    if scores is None:
+        check_survey(survey_clean)
+        survey_clean = canonical_order(survey_clean)
     per_feature, area_labels, agency_labels = _feature_arrays(survey_clean, codebook, min_items, scores)
     frames = []
     for feature, y, g, a in per_feature:
@@ -181,6 +184,8 @@ def feature_quality(survey_clean: pd.DataFrame, codebook: pd.DataFrame, *, alpha
     ``passes_rwg`` uses the mean rwg(J) across those areas (uniform null).
     """
     _check_choice("on_fail", on_fail, set(ON_FAIL))
+    check_survey(survey_clean)
+    survey_clean = canonical_order(survey_clean)
     if agreement is None:
         agreement = area_agreement(survey_clean, codebook, scale_points=scale_points,
                                    skewed_null_variance=skewed_null_variance)
@@ -230,6 +235,7 @@ def area_features(survey_clean: pd.DataFrame, codebook: pd.DataFrame, *, method:
     ``benchmarks/bench_measurement.py`` for timings.
     """
     check_survey(survey_clean)
+    survey_clean = canonical_order(survey_clean)
     scores = None
     agreement = area_agreement(survey_clean, codebook, scale_points=scale_points,
                                skewed_null_variance=skewed_null_variance)

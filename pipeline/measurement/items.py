@@ -93,3 +93,10 @@ def respondent_scores(survey: pd.DataFrame, codebook: pd.DataFrame, *, min_items
     out = pd.concat(frames, ignore_index=True)[columns]
     out["feature"] = out["feature"].astype("string")
     return out.sort_values(["feature", "lcjp_id", "response_id"], kind="mergesort").reset_index(drop=True)
+
+
+def canonical_order(survey: pd.DataFrame) -> pd.DataFrame:
+    """Rows sorted by area and response id, so results do not depend on input row order (float sums)."""
+    keys = [c for c in ("lcjp_id", "response_id") if c in survey.columns]
+    order = np.lexsort([survey[c].astype("string").fillna("").to_numpy(dtype=str) for c in reversed(keys)])
+    return survey.iloc[order].reset_index(drop=True)

@@ -1,8 +1,10 @@
 """Random-intercept linear mixed model, y = X beta + u_area + e, fitted by REML: two engines.
 
-``statsmodels``: ``statsmodels.regression.mixed_linear_model.MixedLM`` (the reference; convergence
-warnings are caught and returned as a note; if it raises or reports non-convergence the ``fast``
-engine is used instead and the note says so).
+``statsmodels``: ``statsmodels.regression.mixed_linear_model.MixedLM`` (the reference). Optimizers are tried
+in turn (lbfgs, then powell, then nelder-mead): with 11 agency dummies lbfgs often stops on a singular
+matrix inside the score on the demo data while powell converges to the REML optimum. Warnings and
+failed attempts are returned as a note; if every optimizer fails the ``fast`` engine is used and the
+note says so.
 
 ``fast``: the same REML estimate computed from group sums. With one random intercept the REML
 log-likelihood profiled over beta and sigma^2 depends on the single ratio lambda = sigma_u^2 / sigma^2::
@@ -119,26 +121,34 @@ def fit_statsmodels(y, X, groups, n_groups: int) -> RandomInterceptFit:
     groups = np.asarray(groups, dtype=np.int64)
     messages: list[str] = []
     failed = None
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            result = MixedLM(y, X, groups=groups).fit(reml=True)
-        except Exception as exc:  # numerical failures surface as several exception types
-            failed = f"{type(exc).__name__}: {exc}"
-    for w in caught:
-        if issubclass(w.category, (ConvergenceWarning, RuntimeWarning, UserWarning)):
-            messages.append(str(w.message).splitlines()[0][:160])
-    messages = sorted(set(messages))
-    if failed is None and not result.converged:
-        failed = "MixedLM did not converge"
-    if failed is None and not np.all(np.isfinite(np.asarray(result.fe_params))):
-        failed = "MixedLM returned non-finite estimates"
-    if failed is not None:
+    result = None
+    for method in STATSMODELS_METHODS:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                attempt = MixedLM(y, X, groups=groups).fit(reml=True, method=method)
+                problem = None if attempt.converged else "did not converge"
+                if problem is None and not np.all(np.isfinite(np.asarray(attempt.fe_params))):
+                    problem = "non-finite estimates"
+            except Exception as exc:  # numerical failures surface as several exception types
+                attempt, problem = None, f"{type(exc).__name__}: {exc}"
+        warned = sorted({str(w.message).splitlines()[0][:160] for w in caught
+                         if issubclass(w.category, (ConvergenceWarning, RuntimeWarning, UserWarning))})
+        if problem is None:
+            result = attempt
+            if method != STATSMODELS_METHODS[0]:
+                messages.append(f"MixedLM converged with method '{method}' after earlier optimizers failed")
+            messages.extend(warned)
+            break
+        messages.append(f"MixedLM method '{method}': {problem}")
+    if result is None:
+        failed = "; ".join(messages)
         fit = fit_fast(y, X, groups, n_groups)
         fit.engine = "fast (statsmodels fallback)"
-        fit.note = "; ".join(filter(None, [f"statsmodels failed ({failed}); used the fast REML engine",
-                                           *messages, fit.note]))
+        fit.note = "; ".join(filter(None, [f"statsmodels failed with every optimizer ({failed}); used the fast "
+                                           "REML engine", fit.note]))
         return fit
+    messages = list(dict.fromkeys(messages))
     sigma2 = float(result.scale)
     lam = max(float(np.asarray(result.cov_re)[0, 0]) / sigma2, 0.0)
     beta = np.asarray(result.fe_params, dtype=float)
@@ -154,4 +164,5 @@ def fit_statsmodels(y, X, groups, n_groups: int) -> RandomInterceptFit:
                               group_sx=sx, weights=w, engine="statsmodels", note=note)
 
 
+STATSMODELS_METHODS = ("lbfgs", "powell", "nm")
 ENGINES = {"fast": fit_fast, "statsmodels": fit_statsmodels}

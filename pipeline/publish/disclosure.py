@@ -33,7 +33,14 @@ PHONE_RE = re.compile(r"(?<![\w+])(?:\+\s?44[\s.\-]?(?:\(0\)[\s.\-]?)?|\(?0)(?:[
 # health and justice records and must go too): one or two letters, a digit, an optional letter or digit,
 # optional space, a digit and two letters.
 POSTCODE_RE = re.compile(r"\b(?:GIR ?0AA|[A-Z]{1,2}\d[A-Z\d]? ?\d[A-Z]{2})\b", re.IGNORECASE)
-REDACTION_MARK = {"email": "[e-mail removed]", "phone": "[phone removed]", "postcode": "[postcode removed]"}
+REDACTION_MARK = {"email": "[e-mail removed]", "phone": "[phone removed]", "postcode": "[postcode removed]",
+                  "name": "[name removed]"}
+# A person's name given as a contact ("contact Jo Bloggs", "ask for Sam Smith"): approval of a quote covers
+# what was said, not who to ring, so such names go too. Names elsewhere in an approved quote are left to
+# the people who approve quotes.
+CONTACT_NAME_RE = re.compile(
+    r"\b((?i:contact|ask for|speak to|talk to|ring|call|phone|e-?mail|write to)\s+)"
+    r"((?:Mr|Mrs|Ms|Miss|Dr)\.?\s+)?[A-Z][a-z'\-]+(?:\s+[A-Z][a-z'\-]+){1,2}\b")
 
 
 def _phone_digits_ok(match: str) -> bool:
@@ -84,7 +91,12 @@ def redact_text(text: object) -> str:
     out = EMAIL_RE.sub(REDACTION_MARK["email"], out)
     out = PHONE_RE.sub(lambda m: REDACTION_MARK["phone"] if _phone_digits_ok(m.group(0)) else m.group(0), out)
     out = POSTCODE_RE.sub(REDACTION_MARK["postcode"], out)
+    out = CONTACT_NAME_RE.sub(_redact_contact_name, out)
     return out
+
+
+def _redact_contact_name(match: re.Match) -> str:
+    return match.group(1) + REDACTION_MARK["name"]
 
 
 def visible_text(page_html: str) -> str:

@@ -153,6 +153,39 @@ def outcome_trends_plot(outcomes: pd.DataFrame, measures: pd.DataFrame, area_id:
     return fig
 
 
+def specification_panels(spec: pd.DataFrame, *, panel: str = "label", estimate: str = "estimate",
+                         low: str = "ci_low", high: str = "ci_high", primary: dict[str, float] | None = None,
+                         max_columns: int = 3):
+    """One specification curve per pair (never pooled across pairs): estimates sorted with intervals;
+    the primary specification (estimate equal to ``primary[label]``) in red."""
+    plt = _plt()
+    labels = sorted(spec[panel].astype(str).unique())
+    n = max(1, len(labels))
+    ncols = min(max_columns, n)
+    nrows = math.ceil(n / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(4.2 * ncols, 2.8 * nrows), squeeze=False)
+    for ax, label in zip(axes.flat, labels):
+        sub = spec[spec[panel].astype(str) == label].copy()
+        sub["_est"] = sub[estimate].astype(float)
+        sub = sub.sort_values("_est", kind="mergesort").reset_index(drop=True)
+        x = np.arange(len(sub))
+        ax.vlines(x, sub[low].astype(float), sub[high].astype(float), color=NATIONAL, alpha=0.7, lw=1.2)
+        colours = [PEER] * len(sub)
+        if primary and label in primary and pd.notna(primary[label]):
+            colours = [HIGHLIGHT if abs(v - primary[label]) <= 1e-9 * max(1.0, abs(v)) else PEER for v in sub["_est"]]
+        ax.scatter(x, sub["_est"], c=colours, s=16, zorder=3)
+        ax.axhline(0, color="#333", lw=0.8, ls="--")
+        ax.set_title(textwrap.fill(label, 40), fontsize=8)
+        ax.set_xticks([])
+        ax.tick_params(labelsize=7)
+        ax.grid(alpha=0.3)
+    for ax in list(axes.flat)[len(labels):]:
+        ax.axis("off")
+    fig.supxlabel("Specifications, sorted by estimate (red: the headline specification)", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
 def specification_curve_plot(spec: pd.DataFrame, *, estimate: str = "estimate", low: str = "ci_low",
                              high: str = "ci_high", highlight: pd.Series | None = None, title: str | None = None):
     """Estimates of all specifications sorted by size, with intervals (highlight: e.g. the primary one)."""

@@ -11,8 +11,8 @@ import pandas as pd
 
 from .disclosure import drop_free_text, suppress_small_cells
 
-HEADLINE_COLUMNS = ["feature", "outcome", "outcome_period", "label", "estimate", "ci_low", "ci_high", "p_value",
-                    "p_adjusted", "n_areas", "mde", "verdict"]
+HEADLINE_COLUMNS = ["feature", "outcome", "outcome_period", "family", "label", "estimate", "ci_low", "ci_high",
+                    "std_estimate", "std_ci_low", "std_ci_high", "p_value", "p_adjusted", "n_areas", "mde", "verdict"]
 
 
 def inputs_table(manifests: dict[str, dict]) -> pd.DataFrame:
@@ -27,15 +27,18 @@ def inputs_table(manifests: dict[str, dict]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["kind", "synthetic", "files_read", "rows_read", "files_ignored"])
 
 
-def choose_headline_model(estimates: pd.DataFrame, headline_model: str = "auto") -> str:
-    """The model shown in the forest plot: ``headline_model`` from params, or with ``auto`` the model
-    with the most rows (ties: the first by name), i.e. the one fitted to every feature-outcome pair."""
+def choose_headline_model(estimates: pd.DataFrame, headline_model: str = "auto", primary_model: str | None = None) -> str:
+    """The model shown in the forest plot: ``headline_model`` from params; with ``auto`` the estimate
+    stage's declared primary model (``primary_model``, from reports/metrics.json) when present in the
+    table, else the model with the most rows (ties: first by name)."""
     models = estimates["model"].astype(str)
     if headline_model != "auto":
         if headline_model not in set(models):
             raise ValueError(f"publish.headline_model '{headline_model}' is not among the models in estimates.csv: "
                              f"{sorted(models.unique())}; set it to one of them or to 'auto'")
         return headline_model
+    if primary_model and primary_model in set(models):
+        return primary_model
     counts = models.value_counts()
     best = counts[counts == counts.max()].index
     return sorted(best)[0]
@@ -47,9 +50,14 @@ def headline_table(estimates: pd.DataFrame, model: str) -> pd.DataFrame:
     if "outcome_period" not in rows.columns:
         rows["outcome_period"] = ""
     rows["outcome_period"] = rows["outcome_period"].astype("string").fillna("")
-    for name in ("p_adjusted", "mde", "verdict", "n_areas"):
+    for name in ("p_adjusted", "mde", "verdict", "n_areas", "family"):
         if name not in rows.columns:
             rows[name] = pd.NA
+    # On a common scale (outcome SDs per SD of feature) when the outcome's SD is known, so that outcomes
+    # in different units can share one axis.
+    sd = pd.to_numeric(rows["sd_outcome"], errors="coerce") if "sd_outcome" in rows.columns else pd.Series(np.nan, index=rows.index)
+    for name in ("estimate", "ci_low", "ci_high"):
+        rows[f"std_{name}"] = rows[name].astype(float) / sd.where(sd > 0)
     periods = rows["outcome_period"].nunique() > 1
     rows["label"] = (rows["feature"].astype(str) + " → " + rows["outcome"].astype(str)
                      + (" (" + rows["outcome_period"].astype(str) + ")" if periods else ""))
@@ -108,9 +116,10 @@ def model_agreement(estimates: pd.DataFrame) -> pd.DataFrame:
 
 
 def specification_summary(spec: pd.DataFrame, alpha: float) -> pd.DataFrame:
-    """Per feature x outcome across specifications: ``feature, outcome, n_specifications, median_estimate,
-    min_estimate, max_estimate, share_positive, share_p_below_alpha`` (sorted by feature, outcome)."""
-    keys = [k for k in ("feature", "outcome") if k in spec.columns]
+    """Per feature x outcome (x outcome period when given) across specifications: ``feature, outcome,
+    [outcome_period,] n_specifications, median_estimate, min_estimate, max_estimate, share_positive,
+    share_p_below_alpha``, sorted."""
+    keys = [k for k in ("feature", "outcome", "outcome_period") if k in spec.columns]  # never pool periods
     data = spec.copy()
     data["estimate"] = data["estimate"].astype(float)
     data["positive"] = data["estimate"] > 0
@@ -212,3 +221,81 @@ def write_plot_data(headline: pd.DataFrame, spec: pd.DataFrame, out_dir: Path) -
         curve = curve[columns]
     write_csv(curve, spec_path)
     return [head_path, spec_path]
+
+
+def focus_pairs(headline: pd.DataFrame, *, n: int = 6) -> pd.DataFrame:
+    """The pairs to examine closely: the confirmatory family when one is declared, else the ``n`` with
+    the smallest p-values. Columns ``feature, outcome, outcome_period, label``."""
+    confirmatory = headline[headline["family"].astype("string").fillna("").str.lower() == "confirmatory"]
+    chosen = confirmatory if len(confirmatory) else headline.sort_values(["p_value", "label"], kind="mergesort").head(n)
+    return chosen[["feature", "outcome", "outcome_period", "label"]].reset_index(drop=True)
+
+
+def specification_rows(spec: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
+    """Specification-curve rows of the given pairs (matching ``outcome_period`` when both tables have it),
+    with their ``label``."""
+    keys = ["feature", "outcome"] + (["outcome_period"] if "outcome_period" in spec.columns else [])
+    right = pairs[keys + ["label"]].copy()
+    left = spec.copy()
+    for key in keys:
+        left[key] = left[key].astype("string")
+        right[key] = right[key].astype("string")
+    return left.merge(right, on=keys, how="inner")
+
+
+def influence_summary(influence: pd.DataFrame, pairs: pd.DataFrame, model: str) -> pd.DataFrame:
+    """For each focus pair, the area whose removal moves the estimate most: ``label, lcjp_id, estimate,
+    estimate_without, change`` (empty when influence.csv lacks those columns)."""
+    needed = {"feature", "outcome", "lcjp_id", "estimate", "estimate_without"}
+    columns = ["label", "lcjp_id", "estimate", "estimate_without", "change"]
+    if influence is None or influence.empty or not needed <= set(influence.columns):
+        return pd.DataFrame(columns=columns)
+    data = influence.copy()
+    if "model" in data.columns:
+        data = data[data["model"].astype(str) == model]
+    data["change"] = data["estimate_without"].astype(float) - data["estimate"].astype(float)
+    rows = specification_rows(data, pairs)
+    if rows.empty:
+        return pd.DataFrame(columns=columns)
+    rows["abs_change"] = rows["change"].abs()
+    top = rows.sort_values(["label", "abs_change", "lcjp_id"], ascending=[True, False, True]).groupby("label").head(1)
+    return top[columns].reset_index(drop=True)
+
+
+def theme_feature_table(themes: pd.DataFrame, published: pd.DataFrame, names: dict[str, str]) -> pd.DataFrame:
+    """Fieldwork themes that share a name with a survey feature, per visited area: coded net valence beside
+    the area's score and percentile on that feature. Columns ``lcjp_id, area, theme, n_segments,
+    net_valence, score, percentile`` (empty when no theme matches a feature)."""
+    columns = ["lcjp_id", "area", "theme", "n_segments", "net_valence", "score", "percentile"]
+    if themes is None or themes.empty:
+        return pd.DataFrame(columns=columns)
+    scores = published.dropna(subset=["score"]).copy()
+    scores["score"] = scores["score"].astype(float)
+    scores["percentile"] = scores.groupby("feature")["score"].rank(pct=True) * 100
+    left = themes[["lcjp_id", "theme", "n_segments", "net_valence"]].copy()
+    left["theme"] = left["theme"].astype("string")
+    right = scores[["lcjp_id", "feature", "score", "percentile"]].rename(columns={"feature": "theme"})
+    right["theme"] = right["theme"].astype("string")
+    out = left.merge(right, on=["lcjp_id", "theme"], how="inner")
+    out["area"] = out["lcjp_id"].map(lambda i: names.get(i, i))
+    return out[columns].sort_values(["theme", "lcjp_id"], ignore_index=True)
+
+
+VALIDATION_MEASURES = ("coverage", "type1_error_per_test", "power_per_test", "power_per_test_adjusted", "fdr", "fwer")
+
+
+def validation_table(summary: pd.DataFrame) -> pd.DataFrame:
+    """The simulation study's long summary condensed: per role, inference, estimand and performance
+    measure, the range over simulated scenarios with the largest Monte Carlo SE. Columns ``[role,
+    inference, estimand,] measure, n_scenarios, n_sim_min, min, median, max, max_mcse``."""
+    if not {"measure", "value"} <= set(summary.columns):
+        return summary
+    data = summary[summary["measure"].astype(str).isin(VALIDATION_MEASURES)].copy()
+    data["value"] = pd.to_numeric(data["value"], errors="coerce")
+    data["mcse"] = pd.to_numeric(data["mcse"], errors="coerce") if "mcse" in data.columns else np.nan
+    data["n_sim"] = pd.to_numeric(data["n_sim"], errors="coerce") if "n_sim" in data.columns else np.nan
+    keys = [c for c in ("role", "inference", "estimand") if c in data.columns] + ["measure"]
+    out = data.groupby(keys, sort=True).agg(n_scenarios=("value", "size"), n_sim_min=("n_sim", "min"),
+                                            min=("value", "min"), median=("value", "median"), max=("value", "max"),
+                                            max_mcse=("mcse", "max")).reset_index()
+    return out

@@ -57,6 +57,18 @@ def dask_client(address: str | None = None, n_workers: int | None = None) -> Ite
         yield client
 
 
+def warm_worker() -> int:
+    """Import the whole path in a worker (run once per worker before timing or scheduling)."""
+    import importlib
+    for name in ("pipeline.simulate", "pipeline.clean", "pipeline.measurement", "pipeline.estimation",
+                 "pipeline.validation.study"):
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            pass
+    return os.getpid()
+
+
 def run_batch(replicate_fn: Callable, cell: design_mod.Cell, replicates: list[int], seed: int,
               options: dict) -> pd.DataFrame:
     """Run replicates of one cell (a Dask task). A failing replicate becomes a ``failed`` row, not a crash."""

@@ -207,29 +207,49 @@ def test_reference_tables_are_not_warned_about(tmp_path, matcher):
 
 
 def test_official_sources_go_through_the_same_rules(tmp_path, matcher, monkeypatch):
+    """A fake adapter module: its output rows meet the CSV rules; the published file is accounted for too."""
     calls = {}
 
-    def read_outcome_sources(names, folder, matcher):
-        calls["names"], calls["folder"] = names, folder
-        long_df = pd.DataFrame({"area": ["Kent", "Kent"], "period": ["2015", "Spring"], "measure": ["reoffending"] * 2,
-                                "value": ["30", "31"], "numerator": ["", ""], "denominator": ["", ""],
-                                "source": ["moj_proven_reoffending"] * 2})
+    def read_official(names, folder, matcher, kind):
+        calls["names"], calls["folder"], calls["kind"] = names, folder, kind
+        data = pd.DataFrame({"area": ["Kent", "Kent"], "period": ["2015", "Spring"], "measure": ["reoffending"] * 2,
+                             "value": [30.0, 31.0], "numerator": [np.nan] * 2, "denominator": [np.nan] * 2,
+                             "source": ["MoJ proven reoffending"] * 2, "source_file": ["official/reoff.csv"] * 2})
         measures = pd.DataFrame({"measure": ["reoffending"], "description": ["Proven reoffending"],
-                                 "unit": ["percent"], "higher_is_better": ["false"]})
-        return long_df, measures
+                                 "unit": ["percent"], "higher_is_better": [False]})
+        files = pd.DataFrame([{"adapter": "moj", "file": "official/reoff.csv", "sheet": None, "sha256": "ab",
+                               "rows_read": 40, "rows_used": 37, "rows_excluded": 3,
+                               "excluded_reasons": "3 rows for bodies that are not territorial police force areas",
+                               "notes": "", "status": "read"},
+                              {"adapter": "", "file": "official/notes.txt", "sheet": None, "status":
+                               "ignored: not a .csv, .csv.gz or .xlsx file"}])
+        return types.SimpleNamespace(data=data, measures=measures, files=files)
 
     fake = types.ModuleType("pipeline.official")
-    fake.read_outcome_sources = read_outcome_sources
+    fake.read_official = read_official
     monkeypatch.setitem(sys.modules, "pipeline.official", fake)
     import pipeline
     monkeypatch.setattr(pipeline, "official", fake, raising=False)
     folder = examples.write(tmp_path / "o", examples.outcome_files())
     result = clean_outcomes(folder, matcher, official_sources=["moj"], official_folder=tmp_path / "official")
-    assert calls == {"names": ["moj"], "folder": tmp_path / "official"}
+    assert calls == {"names": ["moj"], "folder": tmp_path / "official", "kind": "outcomes"}
     rec = result.reconciliation.set_index("source_file")
-    assert rec.loc["official:moj_proven_reoffending"].tolist() == [2, 1, 1]
+    cols = ["rows_read", "accepted", "quarantined", "excluded_by_adapter", "input"]
+    assert rec.loc["official/reoff.csv", cols].tolist() == [40, 37, 3, 3, "official file"]
+    assert rec.loc["official/reoff.csv (moj output)", cols].tolist() == [2, 1, 1, 0, "official adapter output"]
+    assert (rec["accepted"] + rec["quarantined"] == rec["rows_read"]).all()
     assert "reoffending" in set(result.outcomes["measure"])
-    assert result.quarantine["reason"].str.contains("unparseable period 'Spring'").any()
+    bad = result.quarantine[result.quarantine["reason"].str.contains("unparseable period 'Spring'")]
+    assert bad[["source_file", "row_number"]].values.tolist() == [["official/reoff.csv (moj output)", 2]]
+    files = {f["path"]: f for f in result.manifest["files"]}
+    assert files["official/reoff.csv"]["rows_excluded"] == 3 and files["official/reoff.csv"]["synthetic"] is False
+    assert {"path": "official/notes.txt", "reason": "ignored: not a .csv, .csv.gz or .xlsx file"} in \
+        result.manifest["ignored"]
+    sources = {s["name"]: s for s in result.manifest["sources"]}
+    assert sources["MoJ proven reoffending"] == {"name": "MoJ proven reoffending", "synthetic": False,
+                                                 "files": ["official/reoff.csv"], "rows": 40, "adapters": ["moj"],
+                                                 "rows_output": 1}
+    validate_outputs(result)
 
 
 REAL_POPULATION = paths.SHARED / "real-data" / "derived" / "pfa_population_2001_2020.csv"
@@ -242,11 +262,25 @@ def test_real_official_adapter_through_clean(tmp_path, matcher):
     examples.write(tmp_path / "ref", examples.covariate_files())
     (tmp_path / "official").mkdir()
     (tmp_path / "official" / "population.csv").write_bytes(REAL_POPULATION.read_bytes())
+    # The example's 2014 populations are real-looking but differ from the ONS's: two real sources disagree.
+    with pytest.raises(InputError, match="two real sources give variable 'population'") as info:
+        clean_covariates(tmp_path / "ref", matcher, official_sources=["ons_population"],
+                         official_folder=tmp_path / "official")
+    assert "'example'" in str(info.value) and "ONS, mid-year population" in str(info.value)
+    assert "official_sources" in info.value.fix
+    # Marked as the generator's synthetic folder, the example rows give way to the real source.
+    (tmp_path / "ref" / "SYNTHETIC.md").write_text("synthetic")
     result = clean_covariates(tmp_path / "ref", matcher, official_sources=["ons_population"],
                               official_folder=tmp_path / "official")
     rec = result.reconciliation.set_index("source_file")
     official_file = [f for f in rec.index if f.endswith("population.csv")][0]
-    assert rec.loc[official_file, "rows_read"] == result.manifest["official_rows"][official_file] > 0
+    real_rows = len(pd.read_csv(REAL_POPULATION))
+    assert rec.loc[official_file, ["rows_read", "accepted", "quarantined"]].tolist() == [real_rows, real_rows, 0]
+    assert rec.loc[official_file + " (ons_population output)", "accepted"] == real_rows
+    superseded = result.quarantine[result.quarantine["reason"].str.startswith("superseded by real source ONS")]
+    assert sorted(superseded["area"]) == ["City of London Police", "Kent", "Metropolitan Police"]
+    assert {s["name"]: s["synthetic"] for s in result.manifest["sources"]} == {
+        "example": True, "ONS, mid-year population estimates by police force area": False}
     cv = result.covariates
     official_rows = cv[cv["source"] != "example"]
     london = official_rows[(official_rows["lcjp_id"] == "london") & (official_rows["year"] == 2011)]

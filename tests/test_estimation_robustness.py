@@ -104,3 +104,18 @@ def test_metrics_are_computed_and_deterministic(data):
     assert m1["strongest"][0]["p_value"] == pytest.approx(est["p_value"].min(), rel=1e-5)
     assert outputs.metrics(combined, provenance_block=lambda stage: {"stage": stage})["provenance"] == {
         "stage": "estimate"}
+
+
+def test_confounding_benchmarks_are_partial_r2_of_the_strongest_covariate(prep):
+    import statsmodels.api as sm
+    bench = robustness.confounding_benchmarks(prep)
+    row = bench.iloc[0]
+    blk = [b for b in __import__("pipeline.estimation.associations", fromlist=["_blocks"])._blocks(
+        prep, prep.cov.table[prep.cov.auto], list(prep.features.columns)) if b["period"] == row["outcome_period"]][0]
+    j = blk["znames"].index(row["strongest_covariate"])
+    x = prep.features.loc[blk["idx"], row["feature"]].to_numpy(float)
+    y = prep.targets[row["outcome_period"]].loc[blk["idx"], row["outcome"]].to_numpy(float)
+    t_y = sm.OLS(y, np.column_stack([blk["Z"], x])).fit().tvalues[j]
+    t_x = sm.OLS(x, blk["Z"]).fit()
+    assert row["covariate_r2_outcome"] == pytest.approx(t_y ** 2 / (t_y ** 2 + len(y) - blk["Z"].shape[1] - 1))
+    assert row["covariate_r2_feature"] == pytest.approx(t_x.tvalues[j] ** 2 / (t_x.tvalues[j] ** 2 + t_x.df_resid))

@@ -329,8 +329,8 @@ def test_notebook_parameter_defaults_equal_params_yaml(notebook_name, sections, 
 
 
 def test_contact_names_redacted_but_ordinary_words_kept():
-    assert disclosure.redact_text("Contact Fred Example on 07700 900123.") == \
-        "Contact [name removed] on [redacted]." or "[name removed]" in disclosure.redact_text("Contact Fred Example")
+    out = disclosure.redact_text("Contact Fred Example on 07700 900123.")
+    assert out.startswith("Contact [name removed] on [") and "07700" not in out
     assert "Fred" not in disclosure.redact_text("contact Fred Example on x")
     assert disclosure.redact_text("we call them back; contact the Board Office") == \
         "we call them back; contact the Board Office"

@@ -11,12 +11,13 @@ from .. import paths
 from ..areas import AreaMatcher
 from ..errors import InputError
 from . import schemas
-from .combine import combine_forces, observed_scale, unit_is_count, unit_is_proportion, unit_scale
+from .combine import check_share, combine_forces, observed_scale, resolve_sources, unit_is_count, unit_is_proportion, unit_scale
 from .common import concat_files, match_areas
 from .labels import parse_bool, parse_number
 from .periods import parse_periods
 from .quarantine import Issues, Quarantine, reconcile
 from .readers import folder_is_synthetic, scan_folder
+from .sources import csv_file_flags, csv_sources, finish_sources, manifest_files, read_official_inputs, reconciliation, synthetic_source_names
 
 LONG_COLUMNS = ["area", "period", "measure", "value", "numerator", "denominator", "source"]
 OUTPUT_COLUMNS = ["lcjp_id", "period_start", "period_label", "period_type", "year", "measure", "value", "numerator",
@@ -128,26 +129,30 @@ def parse_long(raw: pd.DataFrame, name_column: str, matcher: AreaMatcher, issues
 
 
 def clean_outcomes(outcomes_dir: Path, matcher: AreaMatcher, *, on_unknown_area: str = "error",
-                   official_sources: list[str] | tuple = (), official_folder: Path | None = None) -> OutcomesResult:
-    """Clean the outcome files (pure: reads only, writes nothing)."""
+                   official_sources: list[str] | tuple = (), official_folder: Path | None = None,
+                   max_missing_population_share: float = 0.01) -> OutcomesResult:
+    """Clean the outcome files (pure: reads only, writes nothing).
+
+    ``official_sources``: adapters of pipeline.official to read from ``official_folder``;
+    ``max_missing_population_share``: see combine.py (partial multi-force partnerships).
+    """
+    check_share(max_missing_population_share)
     outcomes_dir = Path(outcomes_dir)
     folder = paths.rel(outcomes_dir)
     scan = scan_folder(outcomes_dir, schemas.OUTCOME_TYPES)
     rows_read = {f.name: f.rows for f in scan.files}
-    raw = concat_files(scan.of_type("outcomes"), LONG_COLUMNS)
-    official_measures = None
-    if official_sources:
-        from .. import official  # lazy: only when official sources are asked for
-        long_df, official_measures = official.read_outcome_sources(
-            list(official_sources), folder=Path(official_folder or outcomes_dir / "official"), matcher=matcher)
-        extra, counts = official_frame(long_df, LONG_COLUMNS, "outcomes")
-        raw = pd.concat([raw, extra], ignore_index=True)
-        rows_read.update(counts)
-    official_rows = counts if official_sources else {}
+    raw_csv = concat_files(scan.of_type("outcomes"), LONG_COLUMNS)
+    folder_synthetic = folder_is_synthetic(outcomes_dir)
+    csv_names, sources = csv_sources(raw_csv, folder_synthetic)
+    official_in = read_official_inputs(official_sources, Path(official_folder or outcomes_dir / "official"), matcher,
+                                       "outcomes", LONG_COLUMNS)
+    raw = pd.concat([raw_csv, official_in.raw], ignore_index=True) if len(official_in.raw) else raw_csv
+    rows_read.update(official_in.derived_rows)
+    sources = sources + official_in.sources
     if raw.empty:
         raise InputError(folder, "no outcome rows found (CSV files with columns area, period, measure, value, "
                          "numerator, denominator, source)", "put the outcome files here or list official sources")
-    measures, measure_keys = read_measures(scan.of_type("measures"), official_measures, folder)
+    measures, measure_keys = read_measures(scan.of_type("measures"), official_in.measures, folder)
 
     # Unknown measures are an error (the measures table defines what may be analysed).
     by_key = dict(zip(measures["measure"].str.casefold(), measures["measure"]))
@@ -186,7 +191,9 @@ def clean_outcomes(outcomes_dir: Path, matcher: AreaMatcher, *, on_unknown_area:
     rows["scale"] = scale
     rows["additive"] = additive
     period_key = ["period_label", "measure", "source"]
-    combined = combine_forces(rows[~issues.bad], period_key, matcher.forces, issues, has_ratio_columns=True)
+    combined = combine_forces(rows[~issues.bad], period_key, matcher.forces, issues, has_ratio_columns=True,
+                              max_missing_population_share=max_missing_population_share)
+    combined = resolve_sources(combined, "measure", synthetic_source_names(sources), issues, rows, "outcomes")
     quarantine = Quarantine()
     quarantine.add_issues(raw, issues)
     period_info = rows.drop_duplicates("period_label").set_index("period_label")[
@@ -200,9 +207,14 @@ def clean_outcomes(outcomes_dir: Path, matcher: AreaMatcher, *, on_unknown_area:
     outcomes = outcomes.reset_index(drop=True)
     quarantine_frame = quarantine.frame()
     accepted = pd.concat([raw.loc[~issues.bad, ["source_file", "source_row"]], measure_keys])
-    reconciliation = reconcile(rows_read, accepted, quarantine_frame)
-    synthetic = folder_is_synthetic(outcomes_dir) or bool(
-        raw["source"].str.strip().str.lower().str.startswith("synthetic").any())
-    manifest = scan.manifest("outcomes", synthetic, {"official_sources": list(official_sources),
-                                                     "official_rows": official_rows})
-    return OutcomesResult(outcomes, measures, quarantine_frame, reconciliation, manifest)
+    reconciled = reconciliation(reconcile(rows_read, accepted, quarantine_frame), official_in)
+    sources = finish_sources(sources, outcomes)
+    synthetic = any(s["synthetic"] for s in sources) or (folder_synthetic and bool(scan.files))
+    manifest = scan.manifest("outcomes", synthetic, {
+        "official_sources": list(official_sources), "official_rows": official_in.derived_rows,
+        "max_missing_population_share": float(max_missing_population_share)})
+    manifest["files"] = manifest_files(manifest["files"], csv_file_flags(raw_csv, csv_names, folder_synthetic),
+                                       folder_synthetic, official_in)
+    manifest["ignored"] = manifest["ignored"] + official_in.ignored
+    manifest["sources"] = sources
+    return OutcomesResult(outcomes, measures, quarantine_frame, reconciled, manifest)

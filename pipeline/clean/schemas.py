@@ -136,6 +136,10 @@ QUARANTINE_COLUMNS = ["source_file", "row_number", "column", "reason"]
 RECONCILIATION = pa.DataFrameSchema({
     "source_file": _s(unique=True), "rows_read": pa.Column("int64", pa.Check.ge(0)),
     "accepted": pa.Column("int64", pa.Check.ge(0)), "quarantined": pa.Column("int64", pa.Check.ge(0)),
+    # outcomes/covariates (see pipeline.clean.sources): rows an official adapter excluded (counted in
+    # quarantined) and what the line counts: csv | official file | official adapter output
+    "excluded_by_adapter": pa.Column("int64", pa.Check.ge(0), required=False),
+    "input": pa.Column("string", pa.Check.isin(["csv", "official file", "official adapter output"]), required=False),
 }, strict=True, checks=pa.Check(lambda d: (d["accepted"] + d["quarantined"] == d["rows_read"]).all(),
                                 error="accepted + quarantined must equal rows_read"))
 

@@ -121,8 +121,8 @@ def _blocks(prep: Prepared, controls: pd.DataFrame, features: list[str]):
                     designs[akey] = design.build_design(areas, controls)
                 idx, Z, znames, notes = designs[akey]
                 bkey = (period, tuple(idx), tuple(outs))
-                blk = blocks.setdefault(bkey, {"period": period, "idx": idx, "Z": Z, "outs": outs, "features": [],
-                                               "notes": notes, "set_aside": {}})
+                blk = blocks.setdefault(bkey, {"period": period, "idx": idx, "Z": Z, "znames": znames, "outs": outs,
+                                               "features": [], "notes": notes, "set_aside": {}})
                 blk["features"].append(feature)
                 blk["set_aside"][feature] = sorted(set(base) - set(idx))
     return list(blocks.values())

@@ -199,7 +199,6 @@ def inverted_interval(ds: dict, beta: np.ndarray, se: np.ndarray, df: int, alpha
     sh["A0"] = ds["A"] - 2 * beta * ds["F"] + beta * beta * C
     se2 = se * se
     tc = t_crit(df, alpha)
-    cols = np.arange(M)
     ends = []
     for sign in (-1.0, 1.0):
         inner = sign * 0.75 * tc * se
@@ -235,7 +234,6 @@ def inverted_interval(ds: dict, beta: np.ndarray, se: np.ndarray, df: int, alpha
             inner = np.where(rej, inner, mid)
         end = beta + (inner + outer) / 2
         ends.append(np.where(open_, sign * np.inf, end))
-    del cols
     return ends[0], ends[1]
 
 

@@ -7,8 +7,12 @@ import pandas as pd
 from .associations import ESTIMATE_COLUMNS
 
 
-def combine(primary: pd.DataFrame, *others: pd.DataFrame, influence_summary: pd.DataFrame | None = None) -> pd.DataFrame:
-    """One table in the estimates.csv layout (ESTIMATE_COLUMNS first), rows sorted, LOO columns joined."""
+def combine(primary: pd.DataFrame, *others: pd.DataFrame, influence_summary: pd.DataFrame | None = None,
+            benchmarks: pd.DataFrame | None = None) -> pd.DataFrame:
+    """One table in the estimates.csv layout (ESTIMATE_COLUMNS first), rows sorted; joins the
+    leave-one-out summary (``loo_min, loo_max, most_influential_area, max_abs_change``) and the
+    covariate benchmarks of the robustness value (``strongest_covariate, covariate_r2_feature,
+    covariate_r2_outcome, rv_beyond_strongest_covariate``) where given."""
     parts = [p for p in (primary, *others) if p is not None and len(p)]
     out = pd.concat(parts, ignore_index=True) if parts else primary.iloc[0:0]
     for c in ESTIMATE_COLUMNS:
@@ -17,6 +21,12 @@ def combine(primary: pd.DataFrame, *others: pd.DataFrame, influence_summary: pd.
     if influence_summary is not None and len(influence_summary):
         keys = ["feature", "outcome", "outcome_period", "model"]
         out = out.merge(influence_summary, on=keys, how="left")
+    if benchmarks is not None and len(benchmarks):
+        keys = ["feature", "outcome", "outcome_period", "model"]
+        out = out.merge(benchmarks, on=keys, how="left")
+        strongest = np.maximum(out["covariate_r2_feature"].astype(float), out["covariate_r2_outcome"].astype(float))
+        out["rv_beyond_strongest_covariate"] = (out["robustness_value"].astype(float) > strongest).where(
+            strongest.notna()).astype("boolean")
     for c in out.columns:
         if out[c].dtype == object:
             out[c] = out[c].astype("string")

@@ -147,3 +147,53 @@ def specification_curve(area_features, outcomes, covariates, reference, *, n_per
         out[c] = out[c].astype("string")
     return out.sort_values(["feature", "outcome", "outcome_period", "covariate_set", "aggregation", "areas"],
                            ignore_index=True)
+
+
+def _partial_r2(X: np.ndarray, Y: np.ndarray) -> np.ndarray:
+    """Partial R^2 of every column of X with every column of Y given the other columns (classical t)."""
+    n, p = X.shape
+    coef, *_ = np.linalg.lstsq(X, Y, rcond=None)
+    resid = Y - X @ coef
+    df = n - p
+    sigma2 = (resid ** 2).sum(axis=0) / df
+    xtx_inv_diag = np.diag(np.linalg.pinv(X.T @ X))
+    t2 = coef ** 2 / (xtx_inv_diag[:, None] * sigma2[None, :])
+    return t2 / (t2 + df)
+
+
+def confounding_benchmarks(prep, *, covariates_spec="auto", model: str = "ols") -> pd.DataFrame:
+    """Observed covariates as benchmarks for the robustness value (Cinelli & Hazlett 2020, sec. 6).
+
+    For each pair: the covariate whose partial R^2 with the feature (given the other covariates)
+    and with the outcome (given the feature and the other covariates) is jointly largest
+    (max of the smaller of the two). ``rv_beyond_strongest_covariate`` is True when the robustness
+    value exceeds both: a hidden confounder as strong as the strongest observed covariate could
+    not explain the association away.
+    Columns ``feature, outcome, outcome_period, model, strongest_covariate, covariate_r2_feature,
+    covariate_r2_outcome``.
+    """
+    from .associations import _blocks, _controls
+    controls = _controls(prep, covariates_spec, model)
+    rows = []
+    for blk in _blocks(prep, controls, list(prep.features.columns)):
+        idx, Z, outs, labels = blk["idx"], blk["Z"], blk["outs"], blk["znames"][1:]
+        if Z.shape[1] <= 1 or len(idx) - Z.shape[1] - 1 < 3:
+            continue
+        Y = prep.targets[blk["period"]].loc[idx, outs].to_numpy("float64")
+        for feature in blk["features"]:
+            x = prep.features.loc[idx, feature].to_numpy("float64")
+            if np.std(x) == 0:
+                continue
+            r2_x = _partial_r2(Z, x[:, None])[1:, 0]                    # covariates -> feature
+            r2_y = _partial_r2(np.column_stack([Z, x]), Y)[1:-1]        # covariates -> outcome | feature
+            for j, outcome in enumerate(outs):
+                joint = np.minimum(r2_x, r2_y[:, j])
+                best = int(np.argmax(joint))
+                rows.append({"feature": feature, "outcome": outcome, "outcome_period": blk["period"], "model": model,
+                             "strongest_covariate": labels[best], "covariate_r2_feature": float(r2_x[best]),
+                             "covariate_r2_outcome": float(r2_y[best, j])})
+    out = pd.DataFrame(rows, columns=["feature", "outcome", "outcome_period", "model", "strongest_covariate",
+                                      "covariate_r2_feature", "covariate_r2_outcome"])
+    for c in ("feature", "outcome", "outcome_period", "model", "strongest_covariate"):
+        out[c] = out[c].astype("string")
+    return out.sort_values(["model", "outcome_period", "feature", "outcome"], ignore_index=True)

@@ -16,7 +16,8 @@ Public, I/O-free functions (the notebook 02_features reads and writes the files)
   ``'kept'`` passes alpha >= alpha_min, mean rwg(J) >= rwg_min and ICC(1) >= icc1_min;
   ``'kept with warning'`` fails at least one and params ``features.on_fail = keep_with_warning``;
   ``'dropped'`` fails at least one and ``on_fail = drop``.
-``aggregation_ok`` (per row) additionally needs the area's n_respondents >= min_respondents and rwg(J) >= rwg_min.
+``aggregation_ok`` (per row) is area-level: the area has n_respondents >= min_respondents and rwg(J) >= rwg_min
+(independent of the feature verdict, which is ``decision`` / ``feature_passes``).
 """
 from .aggregation import (AREA_FEATURE_COLUMNS, DECISIONS, QUALITY_COLUMNS, area_features, area_scores, decide,
                           feature_quality)

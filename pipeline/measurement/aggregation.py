@@ -20,8 +20,10 @@ Aggregation decision per feature (``decision`` column, read by the estimate stag
 - ``'kept with warning'``: fails one or more and params ``on_fail = keep_with_warning``;
 - ``'dropped'``: fails one or more and ``on_fail = drop`` (rows stay in the file, marked, so the
   report can show them; the estimate stage skips them).
-``aggregation_ok`` (per area x feature) is True when the feature passes all three and this area has
-at least ``min_respondents`` respondents and rwg(J) >= rwg_min.
+``aggregation_ok`` (per area x feature) is True when this area's own score is justified: at least
+``min_respondents`` respondents and rwg(J) (uniform null) >= rwg_min. It is deliberately independent of
+the feature-level verdict (``decision``, ``feature_passes``) so the estimate stage can run an
+"exclude low-agreement areas" specification even for a feature kept with a warning.
 An undefined statistic (alpha with one item, rwg with no area of two respondents) counts as a fail.
 """
 from __future__ import annotations
@@ -47,7 +49,7 @@ QUALITY_COLUMNS = ["feature", "n_items", "n_respondents", "n_areas", "alpha", "a
                    "passes_icc1", "decision", "reason", "reliability_note"]
 AREA_FEATURE_COLUMNS = ["lcjp_id", "feature", "score", "ci_low", "ci_high", "raw_mean", "n_respondents",
                         "n_agencies", "rwg_j", "rwg_j_skewed", "alpha", "omega", "icc1", "icc2",
-                        "aggregation_ok", "decision", "raw_ci_low", "raw_ci_high", "adjusted_score", "method",
+                        "aggregation_ok", "decision", "feature_passes", "raw_ci_low", "raw_ci_high", "adjusted_score", "method",
                         "ci_method", "engine", "area_variance", "residual_variance", "fit_note"]
 
 
@@ -264,8 +266,8 @@ def area_features(survey_clean: pd.DataFrame, codebook: pd.DataFrame, *, method:
     feature_level = quality[["feature", "alpha", "omega", "icc1", "icc2", "decision"]].assign(
         feature_passes=passes_all.to_numpy(dtype=bool))
     table = table.merge(feature_level, on="feature", how="left", validate="many_to_one")
-    table["aggregation_ok"] = (table["feature_passes"].fillna(False).astype(bool)
-                               & (table["n_respondents"] >= min_respondents)
+    table["feature_passes"] = table["feature_passes"].fillna(False).astype(bool)
+    table["aggregation_ok"] = ((table["n_respondents"] >= min_respondents)
                                & (table["rwg_j"] >= rwg_min).fillna(False).astype(bool))
     for column in ("method", "ci_method", "fit_note", "decision", "engine"):
         table[column] = table[column].astype("string")

@@ -15,7 +15,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from .items import check_survey, feature_items
+from .items import canonical_order, check_survey, feature_items
 
 SENSITIVITY_COLUMNS = ["feature", "n_answers", "n_missing", "share_missing", "n_imputations", "n_areas",
                        "corr_available_vs_mice", "mean_abs_diff", "max_abs_diff"]
@@ -37,6 +37,7 @@ def mice_sensitivity(survey_clean: pd.DataFrame, codebook: pd.DataFrame, *, n_im
     from statsmodels.imputation.mice import MICEData
 
     check_survey(survey_clean, need_agency=False)
+    survey_clean = canonical_order(survey_clean)
     groups = feature_items(codebook, survey_clean)
     items = [item for members in groups.values() for item in members]
     values = survey_clean[items].to_numpy(dtype=float)

@@ -104,7 +104,7 @@ def test_small_cell_suppressed_everywhere(rendered):
     row = re.search(r"<tr>\s*<td>" + testing.FIXTURE_FEATURES[0] + r"</td>(.*?)</tr>", profile, re.S)
     assert row and "suppressed (n &lt; 3)" in row.group(1) and small not in row.group(1)
     assert "Cumbria: no published value" in pages["reports/index.html"]
-    assert "engagement suppressed" in pages["reports/index.html"]
+    assert "1 feature score(s) suppressed" in pages["reports/index.html"]
 
 
 def test_banner_on_every_page_from_synthetic_inputs(rendered):

@@ -21,15 +21,24 @@ def options_for(kind: str, params: dict) -> dict:
 
 
 def files_table(manifest: dict) -> pd.DataFrame:
-    """One row per CSV found: ``file, status (read|ignored), type, rows, encoding, sha256 (short), reason``."""
-    rows = [{"file": f["path"], "status": "read", "type": f["type"], "rows": f["rows"], "encoding": f["encoding"],
-             "sha256": f["sha256"][:12], "reason": ""} for f in manifest["files"]]
-    rows += [{"file": f["path"], "status": "ignored", "type": "", "rows": pd.NA, "encoding": "", "sha256": "",
-              "reason": f["reason"]} for f in manifest["ignored"]]
-    for name, n in (manifest.get("official_rows") or {}).items():
-        rows.append({"file": name, "status": "read", "type": "official adapter", "rows": n, "encoding": "",
-                     "sha256": "", "reason": ""})
-    return pd.DataFrame(rows, columns=["file", "status", "type", "rows", "encoding", "sha256", "reason"])
+    """One row per file found: ``file, status (read|ignored), type, rows, synthetic, encoding, sha256 (short),
+    reason`` (for an official file: the rows its adapter excluded, with the reasons)."""
+    rows = [{"file": f["path"], "status": "read", "type": f["type"], "rows": f["rows"],
+             "synthetic": f.get("synthetic", manifest.get("synthetic")), "encoding": f.get("encoding") or "",
+             "sha256": (f.get("sha256") or "")[:12],
+             "reason": (f"excluded by the adapter: {f['excluded_reasons']}" if f.get("excluded_reasons") else "")}
+            for f in manifest["files"]]
+    rows += [{"file": f["path"], "status": "ignored", "type": "", "rows": pd.NA, "synthetic": pd.NA, "encoding": "",
+              "sha256": "", "reason": f["reason"]} for f in manifest["ignored"]]
+    return pd.DataFrame(rows, columns=["file", "status", "type", "rows", "synthetic", "encoding", "sha256", "reason"])
+
+
+def sources_table(manifest: dict) -> pd.DataFrame:
+    """One row per source of the kind: ``source, synthetic, files, rows, rows_output`` (empty for survey and
+    fieldwork, which have no source column)."""
+    rows = [{"source": s["name"], "synthetic": s["synthetic"], "files": "; ".join(s["files"]), "rows": s["rows"],
+             "rows_output": s.get("rows_output")} for s in manifest.get("sources") or []]
+    return pd.DataFrame(rows, columns=["source", "synthetic", "files", "rows", "rows_output"])
 
 
 def quarantine_summary(quarantine: pd.DataFrame) -> pd.DataFrame:

@@ -81,6 +81,8 @@ def discover_reports(reports_dir: Path, names: dict[str, str] | None = None) -> 
                      "title": names.get(path.stem) or page_title(page) or path.stem,
                      "summary": page_summary(page)})
     out = pd.DataFrame(rows, columns=REPORT_COLUMNS)
+    repeated = out["title"].duplicated(keep=False)  # e.g. the four clean_<kind> pages share a title
+    out.loc[repeated, "title"] = out.loc[repeated, "title"] + " (" + out.loc[repeated, "href"].str.removesuffix(".html") + ")"
     return out.sort_values(["section", "order", "href"], ascending=[False, True, True], ignore_index=True)
 
 

@@ -138,10 +138,21 @@ def run_study(cells: pd.DataFrame, replicate_fn: Callable, *, seed: int, options
                         "cached": False})
     tasks = [(cell, batch) for cell, n, _ in todo for batch in batches(n, batch_size)]
     pieces: dict[str, list[pd.DataFrame]] = {cell.key: [] for cell, _, _ in todo}
+    remaining = {cell.key: len(batches(n, batch_size)) for cell, n, _ in todo}
+    target = {cell.key: path for cell, _, path in todo}
+
+    def collect(cell, frame):
+        # a cell is written as soon as its last batch arrives, so an interrupted run keeps finished cells
+        pieces[cell.key].append(frame)
+        remaining[cell.key] -= 1
+        if remaining[cell.key] == 0:
+            frames[cell.key] = sort_results(pd.concat(pieces.pop(cell.key), ignore_index=True))
+            io.write_parquet(frames[cell.key], target[cell.key])
+
     bar = _progress_bar(len(tasks), sum(n for _, n, _ in todo), progress)
     if client is None:
         for cell, batch in tasks:
-            pieces[cell.key].append(run_batch(replicate_fn, cell, batch, seed, options))
+            collect(cell, run_batch(replicate_fn, cell, batch, seed, options))
             bar.update(len(batch))
     else:
         from dask.distributed import as_completed
@@ -152,16 +163,12 @@ def run_study(cells: pd.DataFrame, replicate_fn: Callable, *, seed: int, options
             futures[future] = (cell, batch)
         for future in as_completed(list(futures)):
             cell, batch = futures[future]
-            pieces[cell.key].append(future.result())
+            collect(cell, future.result())
             bar.update(len(batch))
             future.release()
     bar.close()
     if getattr(bar, "close_stream", None) is not None:
         bar.close_stream.close()
-    for cell, n, path in todo:
-        frame = sort_results(pd.concat(pieces[cell.key], ignore_index=True))
-        io.write_parquet(frame, path)
-        frames[cell.key] = frame
     if prune:
         keep = {entry["file"] for entry in log}
         for stale in cache_dir.glob("cell_*.parquet"):

@@ -7,7 +7,7 @@ feature x outcome with the generator's true per-SD association beside the estima
 
 ``textbook_replicate`` is *not* the method: it is a known-answer check of the harness itself
 (ordinary least squares with exact t intervals, where coverage is 95 % and the type-I error 5 % by
-theory), used by the tests and as a control in the report.
+theory), used by the tests and the benchmark (``--method textbook``) to check the harness on its own.
 """
 from __future__ import annotations
 

@@ -39,7 +39,9 @@ lab: setup
 	$(BIN)/jupyter lab --notebook-dir=notebooks
 
 validate: setup
-	$(BIN)/dvc repro validate
+	$(BIN)/dvc repro validation/dvc.yaml:validate
+	$(BIN)/dvc repro --force --single-item findings
+	$(BIN)/dvc repro index
 
 verify: setup
 	$(BIN)/python -m pipeline.provenance verify

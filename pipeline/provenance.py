@@ -247,10 +247,29 @@ def _normalise_stage(body: dict, group: str) -> dict:
     }
 
 
+# Pipelines kept out of the default `dvc repro` (root dvc.yaml): their stages are addressed "file:stage" as DVC
+# addresses them, and every path in them is relative to the repo root (wdir: ..).
+SUB_PIPELINES = ["validation/dvc.yaml"]
+
+
 def stages(root: Path | None = None) -> dict[str, dict]:
-    """The resolved stages of the repo's dvc.yaml (see :func:`resolve_stages`)."""
+    """The resolved stages of the repo's dvc.yaml and its sub-pipelines (see :func:`resolve_stages`)."""
     root = Path(root or paths.ROOT)
-    return resolve_stages(load_yaml(root / "dvc.yaml"), load_yaml(root / "params.yaml"))
+    params = load_yaml(root / "params.yaml")
+    found = resolve_stages(load_yaml(root / "dvc.yaml"), params)
+    for sub in SUB_PIPELINES:
+        if (root / sub).is_file():
+            for name, body in resolve_stages(load_yaml(root / sub), params).items():
+                found[f"{sub}:{name}"] = body
+    return found
+
+
+def find_stage(stage: str, all_stages: dict[str, dict]) -> str | None:
+    """The address of ``stage`` ("validate" finds "validation/dvc.yaml:validate"); None if undefined."""
+    if stage in all_stages:
+        return stage
+    matches = [name for name in all_stages if name.endswith(":" + stage)]
+    return matches[0] if len(matches) == 1 else None
 
 
 def stage_params(declared: list, root: Path | None = None) -> dict[str, Any]:
@@ -364,7 +383,8 @@ def provenance_record(stage: str, inputs: list[str | Path] | None = None, root: 
     """
     root = Path(root or paths.ROOT)
     all_stages = stages(root)
-    definition = all_stages.get(stage)
+    address = find_stage(stage, all_stages)
+    definition = all_stages.get(address) if address else None
     dep_paths = list(definition["deps"]) if definition else []
     for extra in inputs or []:
         extra_path = Path(extra)
@@ -488,7 +508,7 @@ def verify_record(record: dict, page: str, root: Path | None = None,
     for name, recorded in sorted((record.get("params") or {}).items()):
         current = declared[name]
         row("param", name, _canonical(recorded), _canonical(current), _canonical(recorded) == _canonical(current))
-    if record.get("stage_defined", True) and stage and stage not in stages(root):
+    if record.get("stage_defined", True) and stage and find_stage(stage, stages(root)) is None:
         row("stage", stage, "defined", "not in dvc.yaml", False)
     current_versions = package_versions()
     for name, recorded in sorted((record.get("versions") or {}).items()):

@@ -65,12 +65,29 @@ def _digests(root: Path) -> dict[str, str]:
 def test_end_to_end_as_a_new_user(tmp_path):
     """One test (not a module fixture) so that parallel workers never build two copies."""
     root = copy_repo(tmp_path / "instep")
-    _run([str(BIN / "python"), "-m", "pipeline.orchestrate", "--jobs", "2"], root, timeout=1800)
+    built = _run([str(BIN / "python"), "-m", "pipeline.orchestrate", "--jobs", "2"], root, timeout=1800)
+    print("\n".join(built.stdout.strip().splitlines()[-3:]))  # timings, for the CI log
     check_every_report_is_produced_and_linked(root)
     check_second_repro_is_up_to_date_and_status_clean(root)
     check_reports_are_offline_and_labelled_synthetic(root)
+    check_report_tests_pass_on_the_built_reports(root)
+    check_verify_says_matches(root)
     check_notebooks_run_under_nbval(root)
     check_rerun_is_byte_identical(root)
+
+
+def check_report_tests_pass_on_the_built_reports(root: Path) -> None:
+    """Tests that skip in a clean checkout (no reports yet) run here against the copy's real outputs."""
+    result = _run([str(BIN / "python"), "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist",
+                   "tests/test_reports_offline.py", "tests/test_estimation_demo.py",
+                   "tests/test_provenance.py::test_every_report_page_carries_the_footer"], root, timeout=900)
+    summary = result.stdout.strip().splitlines()[-1]
+    assert "passed" in summary and "skipped" not in summary and "failed" not in summary, result.stdout[-3000:]
+
+
+def check_verify_says_matches(root: Path) -> None:
+    out = _run([str(BIN / "python"), "-m", "pipeline.provenance", "verify"], root).stdout
+    assert "overall: matches" in out, out[-3000:]
 
 
 def check_every_report_is_produced_and_linked(root: Path) -> None:

@@ -2,13 +2,15 @@
 
 Naive chain (what a notebook pipeline often does): per area, one after another, the ``papermill`` CLI
 then the ``jupyter nbconvert`` CLI (two fresh Python processes and a kernel per area).
-In Step's way: ``pipeline.notebook.run`` (papermill + offline HTML export in one Python process),
-fanned out over ``--jobs`` worker processes, each worker rendering many areas.
+In Step's way, what ``make repro`` does (``pipeline.orchestrate``, step 2): the ``profile@<area>`` stage
+commands read from dvc.yaml through DVC's API (timed: that is how the orchestrator finds stale stages),
+run in ``--jobs`` worker processes that keep a kernel warm between areas (``pipeline.warm_kernel``).
+Not included: recording the stages in dvc.lock afterwards (``orchestrate`` prints that phase's time).
 
 Prints wall time of each way, the median seconds per profile and the speed-up ratio. Writes only to a
-temporary folder (reports/ is untouched). Needs the processed data (run the pipeline up to the
-features and clean stages first). Targets on 2 cores: median per profile <= 3 s; all 42 at least
-3.5 x faster than the naive chain.
+temporary folder (reports/ is untouched: each command's ``--out`` is redirected). Needs the processed
+data (run the pipeline up to the findings stage first). Targets on 2 cores: median per profile <= 3 s;
+all 42 at least 3.5 x faster than the naive chain.
 
     .venv/bin/python benchmarks/bench_reports.py            # all areas
     .venv/bin/python benchmarks/bench_reports.py --areas 6  # a quick look
@@ -17,17 +19,17 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import yaml
 
-from pipeline import paths
+from pipeline import paths, warm_kernel
 from pipeline.config import load_params
 from pipeline.notebook import KERNEL_NAME, notebook_parameters
 
@@ -48,17 +50,18 @@ def naive_one(area: str, params: dict, out_dir: Path) -> float:
     return time.perf_counter() - start
 
 
-def _worker_init() -> None:
-    import papermill  # noqa: F401  (imported once per worker, as the runner's process would)
-    import nbconvert  # noqa: F401
-
-
-def instep_one(area: str, params: dict, out_dir: str) -> float:
-    from pipeline import notebook
-    start = time.perf_counter()
-    notebook.run(NOTEBOOK, Path(out_dir) / area, notebook_parameters(["publish"], area, params),
-                 stage=f"profile@{area}", title=f"In Step area profile - {area}")
-    return time.perf_counter() - start
+def profile_commands(areas: list[str], out_dir: Path) -> dict[str, str]:
+    """The profile stage commands as DVC resolves them from dvc.yaml, ``--out`` moved to ``out_dir``."""
+    from dvc.repo import Repo
+    with Repo(str(paths.ROOT)) as repo:
+        commands = {s.addressing: s.cmd for s in repo.index.stages if s.addressing.startswith("profile@")}
+    out = {}
+    for area in areas:
+        argv = warm_kernel.notebook_argv(commands[f"profile@{area}"])
+        at = argv.index("--out")
+        argv[at + 1] = str(out_dir / area)
+        out[f"profile@{area}"] = shlex.join(["python", "-m", "pipeline.notebook", *argv])
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -86,10 +89,14 @@ def main(argv: list[str] | None = None) -> int:
             print(f"naive chain (papermill CLI + nbconvert CLI, serial): {naive_total:.1f} s; "
                   f"median {statistics.median(naive_times):.2f} s per profile")
         start = time.perf_counter()
-        with ProcessPoolExecutor(max_workers=args.jobs, initializer=_worker_init) as pool:
-            instep_times = list(pool.map(instep_one, areas, [params] * len(areas), [str(tmp / "instep")] * len(areas)))
+        commands = profile_commands(areas, tmp / "instep")
+        results = warm_kernel.render_stage_commands(commands, args.jobs, progress=False)
         instep_total = time.perf_counter() - start
-        print(f"In Step (in-process runner, {args.jobs} workers): {instep_total:.1f} s; "
+        failed = [r for r in results if r.returncode != 0]
+        if failed:
+            raise SystemExit(f"{failed[0].stage} failed:\n{failed[0].output}")
+        instep_times = [r.seconds for r in results]
+        print(f"In Step (stage commands from dvc.yaml in {args.jobs} warm-kernel workers): {instep_total:.1f} s; "
               f"median {statistics.median(instep_times):.2f} s per profile (target <= 3 s)")
         if naive_total is not None:
             print(f"ratio naive / In Step: {naive_total / instep_total:.2f} x (target >= 3.5 x)")

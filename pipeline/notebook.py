@@ -15,6 +15,7 @@ outputs are removed, and the message names the stage, the notebook and the faili
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import sys
@@ -54,16 +55,34 @@ def notebook_parameters(sections: list[str], area: str | None, params: dict[str,
 def export_html(notebook_path: Path, html_path: Path, *, hide_code: bool = True, title: str | None = None) -> None:
     """Self-contained HTML via the project template (no CDN scripts; images are base64)."""
     import nbformat
-    from nbconvert import HTMLExporter
 
-    nb = nbformat.read(notebook_path, as_version=4)
+    export_html_node(nbformat.read(notebook_path, as_version=4), html_path, hide_code=hide_code, title=title)
+
+
+def export_html_node(nb, html_path: Path, *, hide_code: bool = True, title: str | None = None) -> None:
+    """``export_html`` for a notebook already in memory."""
     nb.metadata["title"] = title or _first_heading(nb) or html_path.stem
+    body, _ = _html_exporter(hide_code).from_notebook_node(nb)
+    _atomic_write(html_path, body)
+
+
+@functools.lru_cache(maxsize=2)
+def _html_exporter(hide_code: bool):
+    """One exporter per process and setting (building one loads the templates: ~0.2 s)."""
+    from nbconvert import HTMLExporter
     exporter = HTMLExporter(template_name="instep", extra_template_basedirs=[str(paths.TEMPLATES)])
     exporter.exclude_input = hide_code
     exporter.exclude_input_prompt = True
     exporter.exclude_output_prompt = True
-    body, _ = exporter.from_notebook_node(nb)
-    _atomic_write(html_path, body)
+    return exporter
+
+
+def stable_cell_ids(nb) -> None:
+    """Give papermill's injected-parameters cell a fixed id (papermill draws a random one each run),
+    so the same inputs and params render byte-identical HTML."""
+    for cell in nb.cells:
+        if "injected-parameters" in cell.get("metadata", {}).get("tags", []):
+            cell["id"] = "injected-parameters"
 
 
 def _first_heading(nb) -> str | None:
@@ -100,7 +119,13 @@ def _failing_cell(nb_path: Path) -> str:
 
 
 def run(notebook: Path, out: Path, parameters: dict[str, Any], *, stage: str | None = None,
-        title: str | None = None, kernel_name: str = KERNEL_NAME) -> None:
+        title: str | None = None, kernel_name: str = KERNEL_NAME, kernel=None) -> None:
+    """Execute ``notebook`` with ``parameters`` and write ``OUT.ipynb`` and ``OUT.html``.
+
+    ``kernel``: a running ``pipeline.warm_kernel.WarmKernel`` to execute in (reset to a fresh state
+    first); by default papermill starts and stops a new kernel.
+    """
+    import nbformat
     import papermill as pm
 
     notebook = (paths.ROOT / notebook).resolve() if not Path(notebook).is_absolute() else Path(notebook)
@@ -110,9 +135,13 @@ def run(notebook: Path, out: Path, parameters: dict[str, Any], *, stage: str | N
     for stale in (executed, html, failed):
         stale.unlink(missing_ok=True)
     tmp = out.with_name(f".{out.name}.running.ipynb")
+    engine_kwargs = {}
+    if kernel is not None:
+        kernel.reset()
+        engine_kwargs["km"] = kernel.km
     try:
         pm.execute_notebook(str(notebook), str(tmp), parameters=parameters, kernel_name=kernel_name,
-                            cwd=str(paths.ROOT), progress_bar=False, log_output=False)
+                            cwd=str(paths.ROOT), progress_bar=False, log_output=False, **engine_kwargs)
     except Exception as exc:  # papermill raises PapermillExecutionError; kernel failures raise others
         if tmp.exists():
             os.replace(tmp, failed)
@@ -121,12 +150,15 @@ def run(notebook: Path, out: Path, parameters: dict[str, Any], *, stage: str | N
             f"Stage {stage or out.name} failed in notebook {paths.rel(notebook)} at {where}.\n"
             f"The executed notebook with the error is kept at {paths.rel(failed)}; no report was written."
         ) from None
+    nb = nbformat.read(tmp, as_version=4)
+    stable_cell_ids(nb)
+    nbformat.write(nb, tmp)
     os.replace(tmp, executed)
-    export_html(executed, html, hide_code=True, title=title)
+    export_html_node(nb, html, hide_code=True, title=title)
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m pipeline.notebook", description=__doc__.splitlines()[0])
     parser.add_argument("notebook", type=Path)
     parser.add_argument("--out", type=Path, required=True, help="output stem, e.g. reports/findings")
     parser.add_argument("--section", action="append", default=[], help="params.yaml group passed as parameters")
@@ -136,12 +168,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--stage", help="DVC stage name, for messages")
     parser.add_argument("--title", help="HTML page title")
     parser.add_argument("--kernel", default=KERNEL_NAME)
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None, *, kernel=None) -> None:
+    """The stage command. ``kernel``: see ``run`` (``pipeline.warm_kernel`` passes its warm kernel)."""
+    args = _parser().parse_args(argv)
     parameters = notebook_parameters(args.section, args.area, load_params())
     for item in args.set:
         key, _, value = item.partition("=")
         parameters[key] = value
-    run(args.notebook, args.out, parameters, stage=args.stage, title=args.title, kernel_name=args.kernel)
+    run(args.notebook, args.out, parameters, stage=args.stage, title=args.title, kernel_name=args.kernel,
+        kernel=kernel)
     print(f"wrote {paths.rel(args.out.with_suffix('.html'))} and {paths.rel(args.out.with_suffix('.ipynb'))}")
 
 

@@ -1,0 +1,261 @@
+"""Render many report notebooks in kernels kept warm between them (what ``make repro`` does for the
+area profiles).
+
+Measured here on the profile notebook: starting a Jupyter kernel costs about 0.8 s and importing
+pandas and matplotlib in it another 1.1 s, more than the notebook's own cells (about 1.2 s), and the
+``python -m pipeline.notebook`` process around it another 0.8 s of imports. So the per-area stage
+commands run in a few long-lived worker processes instead, each holding one kernel:
+
+* ``WarmKernel`` starts the project kernel once, imports the modules the notebooks import, and before
+  each notebook puts the kernel back to the state of a fresh one: IPython's
+  ``reset(new_session=True)`` (variables, history, execution count), matplotlib's figures and
+  rcParams and the warnings filters as they were after start-up. Only imported modules survive.
+  ``tests/test_warm_kernel.py`` renders profiles both ways and compares the HTML byte for byte.
+* ``render_stage_commands`` runs DVC stage commands (``python -m pipeline.notebook ...``, exactly as
+  written in ``dvc.yaml``) ``jobs`` at a time in such workers.
+
+The orchestrator then records the rendered stages in ``dvc.lock`` (``pipeline.orchestrate``), so a
+plain ``dvc repro`` afterwards finds them up to date and would give the same files.
+"""
+from __future__ import annotations
+
+import ast
+import json
+import multiprocessing
+import shlex
+import time
+import traceback
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import paths
+
+STAGE_COMMAND = ("python", "-m", "pipeline.notebook")
+STARTUP_TIMEOUT = 120
+RESET_CODE = "from pipeline.warm_kernel import kernel_side_reset as _r; _r()  # the reset also removes _r"
+
+
+@dataclass
+class StepResult:
+    stage: str
+    returncode: int
+    seconds: float
+    output: str
+
+
+def notebook_argv(cmd: str) -> list[str] | None:
+    """The ``pipeline.notebook`` arguments of a stage command, or None if the command is anything else
+    (such stages are left to ``dvc repro``)."""
+    parts = shlex.split(cmd) if isinstance(cmd, str) else None
+    if not parts or tuple(parts[:3]) != STAGE_COMMAND:
+        return None
+    return parts[3:]
+
+
+def notebook_imports(notebook: Path) -> str:
+    """The top-level import statements of a notebook's code cells, as one block of code.
+
+    Run once in a new kernel so that the imports are paid once per worker; binding names is harmless
+    because the namespace is reset before every notebook.
+    """
+    nb = json.loads(Path(notebook).read_text(encoding="utf-8"))
+    lines: list[str] = []
+    for cell in nb.get("cells", []):
+        if cell.get("cell_type") != "code":
+            continue
+        try:
+            tree = ast.parse("".join(cell.get("source", "")))
+        except SyntaxError:
+            continue
+        lines.extend(ast.unparse(node) for node in tree.body if isinstance(node, (ast.Import, ast.ImportFrom)))
+    return "\n".join(dict.fromkeys(lines))
+
+
+# --- kernel side: runs inside the kernel process --------------------------------------------------------------
+
+_FRESH_STATE: dict = {}
+
+
+def kernel_side_reset() -> None:
+    """Put the kernel back to the state it had right after the warm-up imports, keeping the modules.
+
+    The first call (just after the warm-up) records the warnings filters and matplotlib's rcParams as the
+    imports left them; later calls restore them, close all figures and reset IPython.
+    """
+    import sys
+    import warnings
+    if not _FRESH_STATE:
+        _FRESH_STATE["warnings"] = list(warnings.filters)
+        if "matplotlib" in sys.modules:
+            _FRESH_STATE["rc"] = sys.modules["matplotlib"].rcParams.copy()
+    else:
+        warnings.filters[:] = _FRESH_STATE["warnings"]
+        if "matplotlib.pyplot" in sys.modules:
+            sys.modules["matplotlib.pyplot"].close("all")
+        if _FRESH_STATE.get("rc") is not None:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                sys.modules["matplotlib"].rcParams.update(_FRESH_STATE["rc"])
+    get_ipython().reset(new_session=True)  # noqa: F821 (defined in the kernel)
+
+
+# --- client side -----------------------------------------------------------------------------------------------
+
+def _kernel_manager_class():
+    from jupyter_client.manager import AsyncKernelManager
+
+    class ReusedKernelManager(AsyncKernelManager):
+        """Stops the channels of the previous notebook's client when the next one connects
+        (nbclient leaves them open when it does not own the kernel)."""
+        _last_client = None
+
+        def client(self, **kwargs):
+            if self._last_client is not None:
+                self._last_client.stop_channels()
+            self._last_client = super().client(**kwargs)
+            return self._last_client
+
+    return ReusedKernelManager
+
+
+class WarmKernel:
+    """One project kernel kept alive across notebooks; ``reset()`` before each (``pipeline.notebook.run``
+    calls it)."""
+
+    def __init__(self, kernel_name: str, warm_up_code: str = "") -> None:
+        self.kernel_name = kernel_name
+        self.warm_up_code = warm_up_code
+        self.km = None
+        self._start()
+
+    def _start(self) -> None:
+        from jupyter_core.utils import run_sync
+        self.km = _kernel_manager_class()(kernel_name=self.kernel_name)
+        run_sync(self.km.start_kernel)(cwd=str(paths.ROOT))
+        if self.warm_up_code:
+            self._execute(self.warm_up_code)
+        self._execute(RESET_CODE)  # records the state after the imports
+
+    def _execute(self, code: str, *, wait_for_ready: bool = True) -> None:
+        from jupyter_core.utils import run_sync
+        client = self.km.client()
+        client.start_channels()
+        try:
+            if wait_for_ready:  # not needed for a kernel that has answered before: zmq queues the request
+                run_sync(client.wait_for_ready)(timeout=STARTUP_TIMEOUT)
+            reply = run_sync(client.execute_interactive)(code, silent=True, store_history=False,
+                                                         timeout=STARTUP_TIMEOUT, output_hook=lambda msg: None)
+        finally:
+            client.stop_channels()
+            self.km._last_client = None
+        if reply["content"].get("status") != "ok":
+            content = reply["content"]
+            raise RuntimeError(f"warm kernel set-up failed: {content.get('ename')}: {content.get('evalue')}")
+
+    def alive(self) -> bool:
+        from jupyter_core.utils import run_sync
+        return self.km is not None and bool(run_sync(self.km.is_alive)())
+
+    def reset(self) -> None:
+        """Fresh namespace, history, execution count, figures, rcParams and warnings filters; a new kernel
+        if the last notebook killed this one."""
+        if not self.alive():
+            self.shutdown()
+            self._start()
+            return
+        self._execute(RESET_CODE, wait_for_ready=False)
+
+    def shutdown(self) -> None:
+        from jupyter_core.utils import run_sync
+        if self.km is not None:
+            try:
+                if self._alive_quietly():
+                    run_sync(self.km.shutdown_kernel)(now=True)
+                run_sync(self.km.cleanup_resources)()
+            finally:
+                self.km = None
+
+    def _alive_quietly(self) -> bool:
+        try:
+            return self.alive()
+        except Exception:  # noqa: BLE001 (a half-started kernel: shut it down anyway)
+            return True
+
+
+# --- worker processes ------------------------------------------------------------------------------------------
+
+_WORKER_KERNEL: WarmKernel | None = None
+
+
+def _init_worker(kernel_name: str, warm_up_code: str) -> None:
+    import os
+    from multiprocessing import util
+    os.chdir(paths.ROOT)
+    global _WORKER_KERNEL
+    _WORKER_KERNEL = WarmKernel(kernel_name, warm_up_code)
+    util.Finalize(_WORKER_KERNEL, _WORKER_KERNEL.shutdown, exitpriority=10)
+
+
+def _render_in_worker(stage: str, argv: list[str]) -> StepResult:
+    from . import notebook
+    start = time.perf_counter()
+    try:
+        notebook.main(argv, kernel=_WORKER_KERNEL)
+    except SystemExit as exc:  # pipeline.notebook names the stage, notebook and cell
+        return StepResult(stage, 1, time.perf_counter() - start, str(exc))
+    except Exception:  # noqa: BLE001 (reported with its traceback, the run stops)
+        return StepResult(stage, 1, time.perf_counter() - start, traceback.format_exc())
+    return StepResult(stage, 0, time.perf_counter() - start, "")
+
+
+def render_stage_commands(commands: dict[str, str], jobs: int, kernel_name: str | None = None,
+                          progress: bool = True) -> list[StepResult]:
+    """Run each stage's ``python -m pipeline.notebook`` command in ``jobs`` warm workers.
+
+    ``commands``: stage name -> command as in dvc.yaml (each must pass ``notebook_argv``). After the first
+    failure no new stage starts; running ones finish. Results in completion order.
+    """
+    from .notebook import KERNEL_NAME, _parser
+    argvs = {}
+    for stage, cmd in commands.items():
+        argv = notebook_argv(cmd)
+        if argv is None:
+            raise ValueError(f"stage {stage}: command is not `python -m pipeline.notebook ...`: {cmd}")
+        argvs[stage] = argv
+    if not argvs:
+        return []
+    notebooks = sorted({str(paths.ROOT / _parser().parse_args(a).notebook) for a in argvs.values()})
+    warm_up = "\n".join(dict.fromkeys(line for nb in notebooks for line in notebook_imports(Path(nb)).splitlines()))
+    kernels = {_parser().parse_args(a).kernel for a in argvs.values()}
+    kernel_name = kernel_name or (kernels.pop() if len(kernels) == 1 else KERNEL_NAME)
+    results: list[StepResult] = []
+    pending = list(argvs)
+    failed = False
+    workers = max(1, min(jobs, len(pending)))
+    context = multiprocessing.get_context("spawn")  # no fork of a process that may hold threads (DVC)
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker,
+                             initargs=(kernel_name, warm_up)) as pool:
+        running = set()
+        while pending or running:
+            while pending and not failed and len(running) < workers:
+                stage = pending.pop(0)
+                running.add(pool.submit(_render_in_worker, stage, argvs[stage]))
+            if not running:
+                break
+            done, running = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                result = future.result()
+                results.append(result)
+                if progress:
+                    state = "ok" if result.returncode == 0 else "FAILED"
+                    print(f"  {result.stage}: {state} in {result.seconds:.1f} s ({len(results)}/{len(argvs)})",
+                          flush=True)
+                failed = failed or result.returncode != 0
+    return results
+
+
+def split_commands(commands: dict[str, str]) -> tuple[dict[str, str], list[str]]:
+    """(stages runnable in a warm kernel -> command, other stages)."""
+    warm = {s: c for s, c in commands.items() if notebook_argv(c) is not None}
+    return warm, sorted(set(commands) - set(warm))

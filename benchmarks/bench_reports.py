@@ -40,7 +40,7 @@ BIN = Path(sys.executable).parent
 def naive_one(area: str, params: dict, out_dir: Path) -> float:
     start = time.perf_counter()
     param_file = out_dir / f"{area}.params.yaml"
-    param_file.write_text(yaml.safe_dump(notebook_parameters(["publish"], area, params)), encoding="utf-8")
+    param_file.write_text(yaml.safe_dump(notebook_parameters(["publish", "profile"], area, params)), encoding="utf-8")
     executed = out_dir / f"{area}.ipynb"
     subprocess.run([str(BIN / "papermill"), str(NOTEBOOK), str(executed), "-k", KERNEL_NAME, "-f", str(param_file),
                     "--cwd", str(paths.ROOT), "--no-progress-bar"], check=True, capture_output=True)

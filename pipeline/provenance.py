@@ -412,9 +412,11 @@ def metrics_block(stage: str, inputs: list[str | Path] | None = None) -> dict:
     Use: ``metrics["provenance"] = provenance.metrics_block("estimate")`` before writing the file with
     ``pipeline.io.write_json``. Hashes are keyed by path (``{"deps": {path: md5}}``) so that
     ``dvc metrics diff`` and :func:`pipeline.plan.what_changed_table` compare them entry by entry.
+    The git state is left out (it stays in the page footers): metrics are a function of the inputs,
+    params and code hashed here, so the same ones give a byte-identical file at any commit.
     """
     record = provenance_record(stage, inputs=inputs)
-    block = dict(record)
+    block = {key: value for key, value in record.items() if key != "git"}
     block["deps"] = {dep["path"]: dep["md5"] for dep in record["deps"]}
     return block
 

@@ -351,7 +351,7 @@ def _parameter_defaults(notebook_name: str) -> dict:
 
 @pytest.mark.parametrize("notebook_name, sections, area", [
     ("04_findings.ipynb", ["publish", "estimate"], None),
-    ("05_area_profile.ipynb", ["publish"], "kent"),
+    ("05_area_profile.ipynb", ["publish", "profile"], "kent"),
 ])
 def test_notebook_parameter_defaults_equal_params_yaml(notebook_name, sections, area):
     from pipeline.config import load_params

@@ -56,7 +56,7 @@ def rendered():
         "notebook.notebook_parameters(['publish', 'estimate'], None, params), stage='findings', title='In Step findings')\n"
         f"for area in {PROFILE_AREAS!r}:\n"
         "    notebook.run('notebooks/05_area_profile.ipynb', f'reports/areas/{area}', "
-        "notebook.notebook_parameters(['publish'], area, params), stage=f'profile@{area}', "
+        "notebook.notebook_parameters(['publish', 'profile'], area, params), stage=f'profile@{area}', "
         "title=f'In Step area profile - {area}')\n"
     )
     _run(["-c", script], root)

@@ -107,7 +107,7 @@ def test_warm_profiles_equal_cold_profiles_byte_for_byte(tmp_path):
         shutil.copy(paths.ROOT / name, root / name)
     testing.write_fixture(root, plant=True, small_area="cumbria", fieldwork_areas=("kent", "cumbria"))
     areas = ["kent", "cumbria", "gwent"]
-    command = ('python -m pipeline.notebook notebooks/05_area_profile.ipynb --out reports/{d}/{a} --section publish '
+    command = ('python -m pipeline.notebook notebooks/05_area_profile.ipynb --out reports/{d}/{a} --section publish --section profile '
                '--area {a} --stage profile@{a} --title "In Step area profile - {a}"')
     env = dict(os.environ, INSTEP_ROOT=str(root), MPLBACKEND="Agg", PYTHONHASHSEED="0")
     for area in areas[:2]:

@@ -25,12 +25,12 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from . import paths
 
-from .warm_kernel import StepResult, render_stage_commands, split_commands
+from .warm_kernel import StepResult, render_stage_commands, run_until_failure, split_commands
 
 PROFILE_PREFIX = "profile@"
 UPSTREAM_TARGET = "findings"
@@ -66,26 +66,9 @@ def run_parallel(stages: Sequence[str], command_for: Callable[[str], Sequence[st
                  runner: Runner = _default_runner) -> list[StepResult]:
     """Run one command per stage, ``jobs`` at a time. After the first failure no new stage starts;
     running ones finish. Results in completion order."""
-    results: list[StepResult] = []
-    pending = list(stages)
-    failed = False
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        running = set()
-        while pending or running:
-            while pending and not failed and len(running) < max(1, jobs):
-                stage = pending.pop(0)
-                running.add(pool.submit(run_step, stage, command_for(stage), runner))
-            if not running:
-                break
-            done, running = wait(running, return_when=FIRST_COMPLETED)
-            for future in done:
-                result = future.result()
-                results.append(result)
-                if result.returncode != 0:
-                    failed = True
-            if failed and not running:
-                break
-    return results
+    jobs = max(1, jobs)
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        return run_until_failure(pool, list(stages), lambda s: pool.submit(run_step, s, command_for(s), runner), jobs)
 
 
 def _fail(stage: str, output: str) -> None:
@@ -148,9 +131,8 @@ def orchestrate(jobs: int, runner: Runner = _default_runner, dvc: str | None = N
         results = render(warm, jobs)
         log.extend(results)
         failures = [r for r in results if r.returncode != 0]
-        if failures or len(results) != len(warm):
-            failed = failures[0] if failures else StepResult("profiles", 1, 0.0, "a render worker died")
-            _fail(failed.stage, failed.output)
+        if failures:
+            _fail(failures[0].stage, failures[0].output)
         commit(sorted(warm))
     if other:
         results = run_parallel(other, lambda s: [dvc, "--wait-for-lock", "repro", "--single-item", s], jobs, runner)

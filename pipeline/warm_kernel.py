@@ -229,29 +229,44 @@ def render_stage_commands(commands: dict[str, str], jobs: int, kernel_name: str 
     warm_up = "\n".join(dict.fromkeys(line for nb in notebooks for line in notebook_imports(Path(nb)).splitlines()))
     kernels = {_parser().parse_args(a).kernel for a in argvs.values()}
     kernel_name = kernel_name or (kernels.pop() if len(kernels) == 1 else KERNEL_NAME)
-    results: list[StepResult] = []
-    pending = list(argvs)
-    failed = False
-    workers = max(1, min(jobs, len(pending)))
+    workers = max(1, min(jobs, len(argvs)))
     context = multiprocessing.get_context("spawn")  # no fork of a process that may hold threads (DVC)
+    def report(result: StepResult, done: int) -> None:
+        if progress:
+            state = "ok" if result.returncode == 0 else "FAILED"
+            print(f"  {result.stage}: {state} in {result.seconds:.1f} s ({done}/{len(argvs)})", flush=True)
+
     with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker,
                              initargs=(kernel_name, warm_up)) as pool:
-        running = set()
-        while pending or running:
-            while pending and not failed and len(running) < workers:
-                stage = pending.pop(0)
-                running.add(pool.submit(_render_in_worker, stage, argvs[stage]))
-            if not running:
-                break
-            done, running = wait(running, return_when=FIRST_COMPLETED)
-            for future in done:
+        return run_until_failure(pool, list(argvs), lambda stage: pool.submit(_render_in_worker, stage, argvs[stage]),
+                                 workers, report)
+
+
+def run_until_failure(pool, stages: list[str], submit, workers: int, report=None) -> list[StepResult]:
+    """Submit one task per stage to ``pool`` (``submit(stage)`` returns a future of a ``StepResult``),
+    ``workers`` at a time; after the first failure no new stage starts and running ones finish.
+    Results in completion order; ``report(result, n_done)`` is called as each one ends."""
+    results: list[StepResult] = []
+    pending = list(stages)
+    failed = False
+    running: dict = {}
+    while pending or running:
+        while pending and not failed and len(running) < workers:
+            stage = pending.pop(0)
+            running[submit(stage)] = stage
+        if not running:
+            break
+        done, _ = wait(running, return_when=FIRST_COMPLETED)
+        for future in done:
+            stage = running.pop(future)
+            try:
                 result = future.result()
-                results.append(result)
-                if progress:
-                    state = "ok" if result.returncode == 0 else "FAILED"
-                    print(f"  {result.stage}: {state} in {result.seconds:.1f} s ({len(results)}/{len(argvs)})",
-                          flush=True)
-                failed = failed or result.returncode != 0
+            except Exception as exc:  # noqa: BLE001 (e.g. a worker process killed: reported as that stage's failure)
+                result = StepResult(stage, 1, 0.0, f"{type(exc).__name__}: {exc}")
+            results.append(result)
+            if report is not None:
+                report(result, len(results))
+            failed = failed or result.returncode != 0
     return results
 
 

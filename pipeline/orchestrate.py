@@ -164,6 +164,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="warm: stage commands in warm-kernel workers, then recorded in dvc.lock (default); "
                              "dvc: one `dvc repro --single-item` per stale profile")
     args = parser.parse_args(argv)
+    # the same environment for dvc's stage processes and the warm workers (which inherit this one's)
+    os.environ.setdefault("PYTHONHASHSEED", "0")
+    os.environ.setdefault("MPLBACKEND", "Agg")
     start = time.perf_counter()
     log = orchestrate(args.jobs, profiles=args.profiles)
     profile_times = sorted(r.seconds for r in log if r.stage.startswith(PROFILE_PREFIX))

@@ -155,6 +155,39 @@ def test_fdr_counts_false_discoveries_among_rejections():
     assert cell.loc["power_any", "value"] == pytest.approx(0.5)
 
 
+def test_not_estimable_pairs_are_counted_apart_from_failed_replicates():
+    """A pair without an estimate: not a failed replicate, not a false positive, a miss for power."""
+    rows = []
+    for rep in range(4):
+        for feature, truth in [("a", 0.0), ("b", 1.0)]:
+            missing = rep == 0 and feature == "b"       # replicate 0 could not estimate the planted pair
+            rows.append({"cell_key": "c", "icc1": 0.1, "effect_fraction": 1.0, "informative_nonresponse": False,
+                         "unmeasured_confounder": False, "replicate": rep, "model": "m", "inference": "t",
+                         "feature": feature, "outcome": "y", "outcome_period": "level", "truth": truth,
+                         "truth_associational": truth, "truth_attenuated": truth, "truth_r": truth,
+                         "estimate": np.nan if missing else truth, "se": np.nan if missing else 1.0,
+                         "ci_low": np.nan if missing else -9.0, "ci_high": np.nan if missing else 9.0,
+                         "p_value": np.nan if missing else 0.01, "p_adjusted": np.nan if missing else 0.01,
+                         "n_areas": 42, "mde_r": 0.4, "family": "exploratory",
+                         "status": "not_estimable" if missing else "ok",
+                         "error": "not estimable: feature constant across areas" if missing else None})
+    rows.append({"cell_key": "c", "icc1": 0.1, "effect_fraction": 1.0, "informative_nonresponse": False,
+                 "unmeasured_confounder": False, "replicate": 4, "status": "failed", "error": "ValueError: x"})
+    results = dask_runner._tidy(pd.DataFrame(rows))
+    cell = performance.performance_by_cell(results, estimands={"structural": "truth"}).set_index("measure")
+    assert cell.loc["failure_rate", "value"] == pytest.approx(1 / 5)                 # only the replicate that raised
+    assert cell.loc["not_estimable_rate", "value"] == pytest.approx((0.5 + 0 + 0 + 0) / 4)
+    assert cell.loc["replicates_with_not_estimable", "value"] == pytest.approx(1 / 4)
+    assert cell.loc["power_per_test", "value"] == pytest.approx(3 / 4)               # the missing pair is a miss
+    assert cell.loc["type1_error_per_test", "value"] == pytest.approx(1.0)           # null 'a' rejected in all 4
+    assert cell.loc["coverage", "value"] == pytest.approx(1.0)                       # over estimated pairs only
+    pair = performance.performance_by_estimand(results, estimands={"structural": "truth"})
+    b = pair[pair["feature"] == "b"].set_index("measure")
+    assert b.loc["power", "value"] == pytest.approx(3 / 4) and b.loc["power", "n_sim"] == 4
+    assert b.loc["not_estimable_rate", "value"] == pytest.approx(1 / 4)
+    assert b.loc["bias", "n_sim"] == 3
+
+
 def test_scheduler_address_from_env(monkeypatch):
     monkeypatch.delenv(dask_runner.SCHEDULER_ENV, raising=False)
     assert dask_runner.scheduler_address(None) is None
@@ -238,3 +271,20 @@ def test_external_scheduler_two_workers(external_scheduler, tmp_path, monkeypatc
         who = client.run(os.getpid)
     assert len(set(who.values())) == 2
     pd.testing.assert_frame_equal(serial, remote)
+
+
+def test_estimability_table_counts_failed_and_not_estimable_per_cell():
+    from pipeline.validation import summary
+    base = {"icc1": 0.05, "effect_fraction": 0.0, "informative_nonresponse": False, "unmeasured_confounder": False,
+            "model": "ols", "inference": "hc3_t", "outcome": "y", "outcome_period": "level"}
+    rows = [dict(base, cell_key="c1", replicate=0, feature="a", status="ok", error=None),
+            dict(base, cell_key="c1", replicate=0, feature="b", status="not_estimable",
+                 error="indicator 'x' covers only ['london']: set aside; not estimable: feature constant across areas"),
+            dict(base, cell_key="c1", replicate=1, feature="a", status="ok", error=None),
+            dict(base, cell_key="c1", replicate=1, feature="b", status="ok", error=None),
+            dict(base, cell_key="c1", replicate=2, status="failed", error="LinAlgError: boom")]
+    t = summary.estimability(pd.DataFrame(rows)).set_index("cell_key").loc["c1"]
+    assert (t["replicates"], t["failed"], t["with_not_estimable"]) == (3, 1, 1)
+    assert t["failed_pct"] == pytest.approx(100 / 3) and t["with_not_estimable_pct"] == pytest.approx(50.0)
+    assert t["pairs_not_estimable_pct"] == pytest.approx(25.0)
+    assert t["reasons"] == "LinAlgError: boom (1x); not estimable: feature constant across areas (1x)"

@@ -71,13 +71,17 @@ def warm_worker() -> int:
 
 def run_batch(replicate_fn: Callable, cell: design_mod.Cell, replicates: list[int], seed: int,
               options: dict) -> pd.DataFrame:
-    """Run replicates of one cell (a Dask task). A failing replicate becomes a ``failed`` row, not a crash."""
+    """Run replicates of one cell (a Dask task). A failing replicate becomes a ``failed`` row, not a crash.
+
+    Rows of a replicate that ran keep the status the replicate gives them (``ok``, or ``not_estimable``
+    for a pair without an estimate, see ``study.tidy_estimates``); ``ok`` when it gives none."""
     frames = []
     for replicate in replicates:
         seed_seq = design_mod.replicate_seed(seed, cell, replicate)
         try:
             frame = replicate_fn(cell, seed_seq, **options)
-            frame = frame.assign(status="ok", error=pd.NA)
+            if "status" not in frame.columns:  # row-level statuses (ok / not_estimable) are kept
+                frame = frame.assign(status="ok", error=pd.NA)
         except Exception as exc:  # recorded per replicate; the study reports the failure rate
             frame = pd.DataFrame([{"status": "failed", "error": f"{type(exc).__name__}: {exc}"[:500]}])
         frame = frame.assign(replicate=int(replicate), cell_key=cell.key, **cell.factors())
@@ -119,7 +123,8 @@ def run_study(cells: pd.DataFrame, replicate_fn: Callable, *, seed: int, options
 
     ``cells`` is ``design.design_cells(...)``. With ``client=None`` the replicates run serially in
     this process (same numbers). The run log has one row per cell: ``cell_key, n_replicates, file,
-    cached (bool), n_failed``. With ``prune`` the cache folder keeps only the current cells' files,
+    cached (bool), n_failed`` (replicates that raised), ``n_with_not_estimable`` (replicates that ran
+    but reported at least one pair without an estimate). With ``prune`` the cache folder keeps only the current cells' files,
     so its content depends only on params and code, never on earlier runs.
     """
     cache_dir = Path(cache_dir)
@@ -176,8 +181,10 @@ def run_study(cells: pd.DataFrame, replicate_fn: Callable, *, seed: int, options
                 stale.unlink()
     results = sort_results(pd.concat([frames[k] for k in sorted(frames)], ignore_index=True))
     run_log = pd.DataFrame(log)
-    failed = results[results["status"] != "ok"].groupby("cell_key")["replicate"].nunique()
+    failed = results[results["status"] == "failed"].groupby("cell_key")["replicate"].nunique()
     run_log["n_failed"] = run_log["cell_key"].map(failed).fillna(0).astype("int64")
+    partial = results[results["status"] == "not_estimable"].groupby("cell_key")["replicate"].nunique()
+    run_log["n_with_not_estimable"] = run_log["cell_key"].map(partial).fillna(0).astype("int64")
     return results, run_log.sort_values("cell_key").reset_index(drop=True)
 
 

@@ -208,12 +208,20 @@ def tidy_estimates(est: pd.DataFrame, method: str, n_permutations: int, fdr_meth
     same fits are also recorded with ``inference = 'hc3_t'`` (the stage's HC3 t p-values and
     intervals, computed alongside, adjusted by the stage's own ``multiplicity.adjust``): continuous
     p-values on which FWER, FDR and adjusted power are meaningful at any B.
+
+    ``status`` is ``ok``, or ``not_estimable`` for a pair the stage reports without an estimate
+    (a feature constant across areas or collinear with the covariates, too few areas); ``error``
+    then holds the stage's reason (its ``note``).
     """
     from ..estimation import multiplicity
     keep = ["model", "feature", "outcome", "outcome_period", "estimate", "se_hc3", "ci_low", "ci_high",
             "p_value", "p_adjusted", "n_areas", "mde_r", "family"]
+    not_estimable = est["estimate"].isna().to_numpy()
+    status = np.where(not_estimable, "not_estimable", "ok")
+    error = pd.Series(est["note"].astype("string").to_numpy(), dtype="string").where(not_estimable, pd.NA)
     primary = est[keep].rename(columns={"se_hc3": "se"}).assign(
-        inference=f"{method} B={n_permutations}" if n_permutations else "hc3_t")
+        inference=f"{method} B={n_permutations}" if n_permutations else "hc3_t",
+        status=status, error=error.to_numpy())
     parts = [primary]
     if n_permutations:
         hc3 = est[keep[:-1] + ["p_hc3", "ci_low_hc3", "ci_high_hc3"]].drop(columns=["p_value", "p_adjusted",
@@ -221,10 +229,11 @@ def tidy_estimates(est: pd.DataFrame, method: str, n_permutations: int, fdr_meth
         hc3 = hc3.rename(columns={"p_hc3": "p_value", "ci_low_hc3": "ci_low", "ci_high_hc3": "ci_high"})
         hc3["family"] = est["family"].to_numpy()
         hc3 = multiplicity.adjust(hc3, fdr_method).drop(columns=["q_bh", "p_holm"])
-        parts.append(hc3.rename(columns={"se_hc3": "se"}).assign(inference="hc3_t"))
+        parts.append(hc3.rename(columns={"se_hc3": "se"}).assign(inference="hc3_t", status=status,
+                                                                  error=error.to_numpy()))
     out = pd.concat(parts, ignore_index=True)
     return out.astype({"feature": "string", "outcome": "string", "outcome_period": "string", "model": "string",
-                       "inference": "string", "family": "string"})
+                       "inference": "string", "family": "string", "status": "string", "error": "string"})
 
 
 def whole_path_replicate(cell: Cell, seed_seq: np.random.SeedSequence, *, target_r_per_mde: float,

@@ -124,6 +124,43 @@ def n_tests_per_replicate(results: pd.DataFrame, inference: str) -> int:
     return int(ok.groupby(["cell_key", "replicate"]).size().median())
 
 
+ESTIMABILITY_COLUMNS = ["cell_key", "replicates", "failed", "failed_pct", "with_not_estimable",
+                        "with_not_estimable_pct", "pairs_not_estimable_pct", "reasons"]
+
+
+def estimability(results: pd.DataFrame, inference: str | None = None) -> pd.DataFrame:
+    """Per cell: replicates attempted, replicates that raised (``failed``), replicates that ran but
+    reported at least one pair without an estimate, the share of pairs without one, and why.
+
+    ``inference``: count pairs of that inference only (the study records each pair once per
+    inference; estimability does not depend on it). Reasons are the estimate stage's
+    "not estimable: ..." texts and the failed replicates' errors, with their counts.
+    """
+    import re
+    rows = []
+    for cell_key, g in results.groupby("cell_key", sort=True):
+        attempted = g["replicate"].nunique()
+        failed = g.loc[g["status"] == "failed", "replicate"].nunique()
+        ran = g[g["status"].isin(["ok", "not_estimable"])]
+        if inference is not None:
+            ran = ran[ran["inference"] == inference]
+        bad = ran[ran["status"] == "not_estimable"]
+        texts = [m.group(0) if (m := re.search(r"not estimable: [^;]*", str(e))) else str(e)
+                 for e in bad.drop_duplicates(["replicate", "feature"])["error"]]
+        texts += [str(e)[:120] for e in g.loc[g["status"] == "failed", "error"]]
+        counts = pd.Series(texts, dtype="object").value_counts() if texts else pd.Series(dtype="int64")
+        reasons = "; ".join(f"{t} ({n}x)" for t, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+        with_bad = bad["replicate"].nunique()
+        n_ran = ran["replicate"].nunique()
+        rows.append({"cell_key": cell_key, "replicates": int(attempted), "failed": int(failed),
+                     "failed_pct": 100 * failed / attempted if attempted else np.nan,
+                     "with_not_estimable": int(with_bad),
+                     "with_not_estimable_pct": 100 * with_bad / n_ran if n_ran else np.nan,
+                     "pairs_not_estimable_pct": 100 * len(bad) / len(ran) if len(ran) else np.nan,
+                     "reasons": reasons})
+    return pd.DataFrame(rows, columns=ESTIMABILITY_COLUMNS)
+
+
 def effect_label(fraction: float, mde_r: float) -> str:
     return f"{fraction:g} x MDE (r = {fraction * mde_r:.2f})" if fraction else "none (0)"
 

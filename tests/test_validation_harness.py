@@ -288,3 +288,18 @@ def test_estimability_table_counts_failed_and_not_estimable_per_cell():
     assert t["failed_pct"] == pytest.approx(100 / 3) and t["with_not_estimable_pct"] == pytest.approx(50.0)
     assert t["pairs_not_estimable_pct"] == pytest.approx(25.0)
     assert t["reasons"] == "LinAlgError: boom (1x); not estimable: feature constant across areas (1x)"
+
+
+def _worker_settings():
+    import dask
+    return os.environ.get("MALLOC_TRIM_THRESHOLD_"), dask.config.get("distributed.worker.profile.enabled")
+
+
+def test_local_workers_run_without_dask_malloc_trim_and_profiler(monkeypatch):
+    """The nanny's MALLOC_TRIM_THRESHOLD_=65536 cost a replicate 3x the system time (see dask_runner);
+    also when an earlier cluster in this process left dask's value in the environment."""
+    monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", dask_runner._DASK_MALLOC_TRIM_DEFAULT)
+    with dask_runner.dask_client(None, 1) as client:
+        settings = list(client.run(_worker_settings).values())
+    assert settings == [(None, False)]
+    assert os.environ.get("MALLOC_TRIM_THRESHOLD_") == dask_runner._DASK_MALLOC_TRIM_DEFAULT  # restored here

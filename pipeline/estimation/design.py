@@ -166,6 +166,23 @@ def area_reference(reference: pd.DataFrame, file: str = "police_force_areas.csv"
     return out
 
 
+# area_reference per reference-table object: the validation study passes the same table thousands of
+# times. The entry keeps the table alive (so its id is not reused while cached); neither the table nor
+# the returned frame may be modified in place (area_covariates only reads it).
+_AREA_REFERENCE: dict[int, tuple[pd.DataFrame, pd.DataFrame]] = {}
+
+
+def _area_reference_cached(reference: pd.DataFrame) -> pd.DataFrame:
+    hit = _AREA_REFERENCE.get(id(reference))
+    if hit is not None and hit[0] is reference:
+        return hit[1]
+    out = area_reference(reference)
+    if len(_AREA_REFERENCE) >= 8:
+        _AREA_REFERENCE.clear()
+    _AREA_REFERENCE[id(reference)] = (reference, out)
+    return out
+
+
 def area_covariates(covariates: pd.DataFrame | None, reference: pd.DataFrame, year: int,
                     file: str = "covariates.parquet") -> AreaCovariates:
     """All candidate covariates per area for ``year`` and the 'auto' set.
@@ -178,7 +195,7 @@ def area_covariates(covariates: pd.DataFrame | None, reference: pd.DataFrame, ye
     Indicators covering fewer than two areas are kept in the table; ``build_design`` sets such
     areas aside (a one-area dummy is equivalent to excluding that area, and gives it leverage 1).
     """
-    ref = area_reference(reference)
+    ref = _area_reference_cached(reference)
     notes: list[str] = []
     table = pd.DataFrame(index=ref.index)
     table["log_population"] = np.log(ref["population"].astype("float64"))

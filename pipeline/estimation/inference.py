@@ -283,21 +283,32 @@ def inverted_interval(ds: dict, beta: np.ndarray, se: np.ndarray, df: int, alpha
     for sign in (-1.0, 1.0):
         inner = sign * 0.75 * tc * se
         outer = sign * 1.5 * tc * se
+        # the draws' verdicts at the final inner and outer ends are kept from the bracketing loops
+        # when those ends were the last ones evaluated (the usual case), not recomputed
+        ext_in = ext_out = None
         for _ in range(max_iter):                               # inner must not be rejected
-            rej = _extreme(sh, se2, inner).sum(axis=0) <= limit
+            ext = _extreme(sh, se2, inner)
+            rej = ext.sum(axis=0) <= limit
             if not rej.any():
+                ext_in = ext
                 break
             outer = np.where(rej, inner, outer)
             inner = np.where(rej, inner / 2, inner)
         open_ = np.ones(M, bool)
         for _ in range(max_iter):                               # outer must be rejected
-            rej = _extreme(sh, se2, outer).sum(axis=0) <= limit
+            ext = _extreme(sh, se2, outer)
+            rej = ext.sum(axis=0) <= limit
             open_ = ~rej
             if not open_.any():
+                ext_out = ext
                 break
             inner = np.where(open_, outer, inner)
             outer = np.where(open_, 2 * outer, outer)
-        ext_in, ext_out = _extreme(sh, se2, inner), _extreme(sh, se2, outer)
+            ext_in = None                                       # inner moved: evaluate it again below
+        if ext_in is None:
+            ext_in = _extreme(sh, se2, inner)
+        if ext_out is None:
+            ext_out = _extreme(sh, se2, outer)
         base = (ext_in & ext_out).sum(axis=0)
         undecided = ext_in != ext_out
         K = max(1, int(undecided.sum(axis=0).max()))

@@ -39,6 +39,7 @@ def scheduler_address(configured: str | None = None) -> str | None:
 @contextlib.contextmanager
 def dask_client(address: str | None = None, n_workers: int | None = None) -> Iterator:
     """A dask.distributed Client: to ``address`` (or env) if set, else to a fresh LocalCluster."""
+    import dask
     from dask.distributed import Client, LocalCluster
 
     address = scheduler_address(address)
@@ -52,9 +53,36 @@ def dask_client(address: str | None = None, n_workers: int | None = None) -> Ite
     n_workers = int(n_workers or os.cpu_count() or 1)
     # Each worker process runs numpy/BLAS single-threaded, so n workers use n cores, not n^2 threads.
     env = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONHASHSEED": "0"}
-    with LocalCluster(n_workers=n_workers, processes=True, threads_per_worker=1, dashboard_address=None,
-                      env=env, silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
+    with dask.config.set(LOCAL_WORKER_CONFIG), _without_dask_malloc_trim(), \
+            LocalCluster(n_workers=n_workers, processes=True, threads_per_worker=1, dashboard_address=None,
+                         env=env, silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
         yield client
+
+
+#: Worker settings of the LocalCluster (measured with benchmarks/bench_validation.py, see README):
+#: - the nanny's default MALLOC_TRIM_THRESHOLD_=65536 makes glibc hand memory back to the OS after
+#:   every large free; a replicate allocates and frees many pandas/numpy buffers, so it spent 3x the
+#:   system time and 3.5x the page faults of a plain process (about +15 % CPU). Unset: glibc's default.
+#: - the statistical profiler samples the task thread every 10 ms for the dashboard, which is off.
+#: Neither changes a number. An external cluster keeps its own settings (see the README).
+LOCAL_WORKER_CONFIG = {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
+                       "distributed.worker.profile.enabled": False}
+_DASK_MALLOC_TRIM_DEFAULT = "65536"
+
+
+@contextlib.contextmanager
+def _without_dask_malloc_trim():
+    """Spawn workers without dask's MALLOC_TRIM_THRESHOLD_. A nanny copies its pre-spawn variables into
+    this process's environment, so a cluster started earlier here leaves dask's value behind, which
+    new workers would inherit; that leftover (only dask's own default value) is removed meanwhile."""
+    leftover = os.environ.get("MALLOC_TRIM_THRESHOLD_")
+    if leftover == _DASK_MALLOC_TRIM_DEFAULT:
+        del os.environ["MALLOC_TRIM_THRESHOLD_"]
+    try:
+        yield
+    finally:
+        if leftover == _DASK_MALLOC_TRIM_DEFAULT and "MALLOC_TRIM_THRESHOLD_" not in os.environ:
+            os.environ["MALLOC_TRIM_THRESHOLD_"] = leftover
 
 
 def warm_worker() -> int:

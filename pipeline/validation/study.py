@@ -107,8 +107,10 @@ def generator_design(cell: Cell, target_r_per_mde: float):
 
 @functools.lru_cache(maxsize=1)
 def _matcher_and_reference():
+    """The reference tables the stages read from data/raw/reference, read once per process (worker)."""
     from ..areas import AreaMatcher, load_forces
-    return AreaMatcher.from_reference(), load_forces()
+    from ..clean.labels import Synonyms
+    return AreaMatcher.from_reference(), load_forces(), Synonyms.load()
 
 
 # Only these raw folders feed the estimate; fieldwork is descriptive (themes, quotes) and never enters it.
@@ -135,7 +137,7 @@ def run_whole_path(files: dict[str, bytes], *, estimate_seed: int, n_permutation
     from ..estimation import estimate_associations
     from ..measurement import area_features, area_scores
 
-    matcher, reference = _matcher_and_reference()
+    matcher, reference, synonyms = _matcher_and_reference()
     with tempfile.TemporaryDirectory(prefix="instep-validate-") as tmp:
         root = Path(tmp)
         for rel, content in files.items():
@@ -143,7 +145,7 @@ def run_whole_path(files: dict[str, bytes], *, estimate_seed: int, n_permutation
                 target = root / rel
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_bytes(content)
-        survey = clean_survey(root / "survey", matcher)
+        survey = clean_survey(root / "survey", matcher, synonyms=synonyms)
         outcomes = clean_outcomes(root / "outcomes", matcher)
         covs = clean_covariates(root / "reference", matcher)
     method = "raw" if aggregation in ("raw", "raw_mean") else "adjusted"
@@ -251,7 +253,7 @@ def whole_path_replicate(cell: Cell, seed_seq: np.random.SeedSequence, *, target
     """
     from .. import simulate
     generate_seed, estimate_seed = (int(x) for x in seed_seq.generate_state(2, dtype=np.uint32))
-    data = simulate.generate(generate_seed, generator_design(cell, target_r_per_mde))
+    data = simulate.generate(generate_seed, generator_design(cell, target_r_per_mde), with_fieldwork=False)
     est = run_whole_path(data.files, estimate_seed=estimate_seed, n_permutations=n_permutations,
                          level_year=level_year, baseline_year=baseline_year, covariates=covariates,
                          primary_method=primary_method, alpha=alpha, fdr_method=fdr_method, power=power,
@@ -276,7 +278,7 @@ def calibrate(seed: int, *, level_year: int, baseline_year: int, covariates="aut
     findings report states, so "effect = MDE" in the study means the same thing.
     """
     from .. import simulate
-    data = simulate.generate(int(seed), simulate.SimulationDesign(effect_scale=0.0))
+    data = simulate.generate(int(seed), simulate.SimulationDesign(effect_scale=0.0), with_fieldwork=False)
     est = run_whole_path(data.files, estimate_seed=int(seed), n_permutations=0, level_year=level_year,
                          baseline_year=baseline_year, covariates=covariates, alpha=alpha, power=power,
                          aggregation=aggregation, periods=("level",))

@@ -113,14 +113,17 @@ def _blocks(prep: Prepared, controls: pd.DataFrame, features: list[str]):
     blocks: dict[tuple, dict] = {}
     designs: dict[tuple, tuple] = {}
     for period, Yw in sorted(prep.targets.items()):
+        grouped: dict[tuple, dict] = {}  # features observed in the same areas share the outcome grouping
         for feature in features:
             xs = prep.features[feature].dropna()
             base = xs.index.intersection(Yw.index)
-            masks = Yw.loc[base].notna()
-            groups: dict[tuple, list[str]] = {}
-            for outcome in Yw.columns:
-                groups.setdefault(tuple(masks[outcome].to_numpy()), []).append(outcome)
-            for key, outs in groups.items():
+            if tuple(base) not in grouped:
+                masks = Yw.loc[base].notna()
+                groups: dict[tuple, list[str]] = {}
+                for outcome in Yw.columns:
+                    groups.setdefault(tuple(masks[outcome].to_numpy()), []).append(outcome)
+                grouped[tuple(base)] = groups
+            for key, outs in grouped[tuple(base)].items():
                 areas = base[np.array(key, bool)]
                 akey = tuple(areas)
                 if akey not in designs:

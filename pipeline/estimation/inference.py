@@ -49,11 +49,21 @@ def draws(n: int, n_draws: int, seed: int, method: str) -> np.ndarray:
 def single_thread_blas():
     """Context limiting BLAS to one thread: the matrices here are small (n = 42 rows) and
     multi-threaded BLAS on a shared 2-core machine was 10-30x slower (measured, see benchmarks)."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - threadpoolctl ships with scipy's usual stack
+    controller = _blas_controller()
+    if controller is None:  # pragma: no cover - threadpoolctl ships with scipy's usual stack
         return nullcontext()
-    return threadpool_limits(limits=1, user_api="blas")
+    return controller.limit(limits=1, user_api="blas")
+
+
+@lru_cache(maxsize=1)
+def _blas_controller():
+    """One ThreadpoolController per process: building one scans the loaded libraries (~5 ms a call).
+    Created at the first estimate, after numpy and scipy have loaded their BLAS."""
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:  # pragma: no cover
+        return None
+    return ThreadpoolController()
 
 
 @lru_cache(maxsize=4096)

@@ -456,6 +456,12 @@ def _sd_trait_given_covariates(design: SimulationDesign, features: list[str]) ->
     return math.sqrt(1.0 - s_tz @ np.linalg.solve(s_zz, s_tz))
 
 
+def trait_sd_given_covariates(design: SimulationDesign) -> float:
+    """SD of a latent trait given the covariates (population value; traits have SD 1): the scale on which
+    a planted effect's latent partial r is defined (``planted_effects``)."""
+    return _sd_trait_given_covariates(dataclasses.replace(design, unmeasured_confounder=False), list(FEATURE_ITEMS))
+
+
 def _typical_binomial_sd(spec: dict, forces: tuple[_Force, ...]) -> float:
     """SD (percentage points) of a yearly rate from binomial noise at the median area's denominator."""
     if spec["kind"] != "rate":

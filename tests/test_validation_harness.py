@@ -303,3 +303,23 @@ def test_local_workers_run_without_dask_malloc_trim_and_profiler(monkeypatch):
         settings = list(client.run(_worker_settings).values())
     assert settings == [(None, False)]
     assert os.environ.get("MALLOC_TRIM_THRESHOLD_") == dask_runner._DASK_MALLOC_TRIM_DEFAULT  # restored here
+
+
+def test_observed_scale_cells_scale_the_latent_effect_by_the_attenuation():
+    cells = design.design_cells([0.05, 0.1], [0.0, 1.0], [False], [False], n_replicates=4, reference_icc1=0.1,
+                                observed_effect_levels=[1.0], attenuation={0.05: 0.6, 0.1: 0.8})
+    obs = cells[cells["role"] == "observed"]
+    assert len(obs) == 1 and obs["icc1"].iloc[0] == 0.1
+    assert obs["effect_fraction"].iloc[0] == pytest.approx(1.25) and obs["observed_effect_fraction"].iloc[0] == 1.0
+    assert not obs["informative_nonresponse"].iloc[0] and not obs["unmeasured_confounder"].iloc[0]
+    assert cells.loc[cells["role"] != "observed", "observed_effect_fraction"].isna().all()
+    with pytest.raises(InputError):
+        design.design_cells([0.1], [1.0], [False], [False], n_replicates=4, observed_effect_levels=[1.0])
+
+
+def test_attenuation_is_a_deterministic_factor_that_grows_with_icc():
+    a = study.attenuation([0.05, 0.2], seed=3, n_datasets=2)
+    assert a.equals(study.attenuation([0.2, 0.05], seed=3, n_datasets=2))
+    assert list(a["icc1"]) == [0.05, 0.2]
+    assert (a["attenuation"] > 0).all() and (a["attenuation"] < a["corr_score_trait"]).all()
+    assert (a["corr_score_trait"] < 1).all() and a["attenuation"].is_monotonic_increasing

@@ -124,6 +124,8 @@ def test_notebook_parameters_equal_params_yaml():
     exec(code[0].source, {}, namespace)
     params = yaml.safe_load(paths.PARAMS.read_text(encoding="utf-8"))
     assert set(params["validate"]) <= set(namespace), "every validate param needs a default in the notebook"
+    # papermill injects the whole estimate group too: the parameters cell declares every key it injects
+    assert set(params["estimate"]) <= set(namespace), "every estimate param needs a default in the notebook"
     expected = {**params["validate"], **params["estimate"]}
     for key, value in namespace.items():
         assert key in expected and expected[key] == value, key
@@ -160,3 +162,16 @@ def test_code_version_tracks_result_code(tmp_path, monkeypatch):
         now = design.code_version()
         assert (now != base) == changes, rel
         base = now
+
+
+def test_study_options_cover_every_setting_of_the_replicate():
+    """The benchmark and the report run a replicate with the same settings from params.yaml."""
+    import inspect
+
+    params = yaml.safe_load(paths.PARAMS.read_text(encoding="utf-8"))
+    opts = study.study_options(params["validate"], params["estimate"], 0.45, [{"feature": "a", "outcome": "b"}])
+    wanted = {name for name, p in inspect.signature(study.whole_path_replicate).parameters.items()
+              if p.kind is inspect.Parameter.KEYWORD_ONLY}
+    assert set(opts) == wanted
+    assert opts["n_permutations"] == params["validate"]["study_n_permutations"]
+    assert opts["level_year"] == params["estimate"]["level_year"]

@@ -82,6 +82,52 @@ METHOD_OPTIONS = ("n_permutations", "level_year", "baseline_year", "covariates",
                   "target_r_per_mde")
 
 
+def study_options(validate: dict, estimate: dict, target_r_per_mde: float, confirmatory=()) -> dict:
+    """The keyword arguments of ``whole_path_replicate`` from params.yaml's ``validate`` and ``estimate``
+    groups (the notebook's parameters), the calibrated MDE and the registered confirmatory family:
+    the same settings in the report (06 notebook) and the benchmark."""
+    return dict(target_r_per_mde=float(target_r_per_mde), n_permutations=int(validate["study_n_permutations"]),
+                level_year=int(estimate["level_year"]), baseline_year=int(estimate["baseline_year"]),
+                covariates=estimate["covariates"], primary_method=estimate["primary_method"],
+                alpha=float(estimate["alpha"]), fdr_method=estimate["fdr_method"], power=float(estimate["power"]),
+                aggregation=estimate["aggregation"], periods=list(validate["periods"]),
+                features_on_fail=validate["features_on_fail"], confirmatory=list(confirmatory or []))
+
+
+ATTENUATION_COLUMNS = ["icc1", "n_datasets", "corr_score_trait", "sd_trait_given_covariates", "attenuation"]
+
+
+def attenuation(icc1_levels, seed: int, n_datasets: int) -> pd.DataFrame:
+    """How much weaker a planted latent partial r looks in the measured area score, per ICC(1), as the
+    generator implies (columns ``ATTENUATION_COLUMNS``).
+
+    ``corr_score_trait``: for ``n_datasets`` synthetic data sets without planted effects or threats
+    (seeded from ``SeedSequence([seed, k])``), the realised correlation of each feature's area mean
+    score with its latent trait (``truth['attenuation']['realised_corr_mean_trait']``: final answers
+    after Likert coarsening, reverse coding and missing answers), averaged over features and data sets.
+    Its square is the score's reliability ``rho``. The estimate is a *partial* association given the
+    covariates, and the covariates explain part of the trait but none of the measurement error, so the
+    partial r is attenuated by ``attenuation = sqrt(s^2 / (s^2 + 1 / rho - 1))``, with ``s`` the SD of
+    the trait given the covariates (``simulate.trait_sd_given_covariates``). A planted latent partial
+    r shows up in the measured score as about ``attenuation x r``.
+    """
+    from .. import simulate
+    rows = []
+    for icc in sorted({float(x) for x in icc1_levels}):
+        design = simulate.SimulationDesign(icc1_target=icc, effect_scale=0.0, informative_nonresponse=False,
+                                           unmeasured_confounder=False)
+        values = []
+        for k in range(int(n_datasets)):
+            data_seed = int(np.random.SeedSequence([int(seed), k]).generate_state(1)[0])
+            truth = simulate.generate(data_seed, design, with_fieldwork=False).truth
+            values += [float(v) for v in truth["attenuation"]["realised_corr_mean_trait"].values()]
+        corr = float(np.mean(values))
+        sd_t = simulate.trait_sd_given_covariates(design)
+        partial = float(np.sqrt(sd_t ** 2 / (sd_t ** 2 + 1 / corr ** 2 - 1)))
+        rows.append((icc, int(n_datasets), corr, sd_t, partial))
+    return pd.DataFrame(rows, columns=ATTENUATION_COLUMNS)
+
+
 def generator_design(cell: Cell, target_r_per_mde: float):
     """The generator's design for a cell: how a fraction of the MDE becomes the generator's effect size.
 

@@ -323,3 +323,29 @@ def test_attenuation_is_a_deterministic_factor_that_grows_with_icc():
     assert list(a["icc1"]) == [0.05, 0.2]
     assert (a["attenuation"] > 0).all() and (a["attenuation"] < a["corr_score_trait"]).all()
     assert (a["corr_score_trait"] < 1).all() and a["attenuation"].is_monotonic_increasing
+
+
+def test_power_by_test_separates_single_confirmatory_grid_and_any_discovery():
+    from pipeline.validation import summary
+    base = {"icc1": 0.1, "informative_nonresponse": False, "unmeasured_confounder": False, "estimand": "structural",
+            "model": "ols", "n_sim": 100, "n_failed": 0}
+    rows = []
+    for key, role, frac in [("icc0.1_eff1_nr0_uc0", "core", 1.0), ("icc0.1_eff1.3_nr0_uc0", "observed", 1.3)]:
+        for measure, family, inference, value in [("power_per_test", "all", "fl B=99", 0.5 * frac),
+                                                  ("power_per_test_adjusted", "confirmatory", "fl B=99", 0.3 * frac),
+                                                  ("power_per_test_adjusted", "all", "hc3_t", 0.2 * frac),
+                                                  ("power_any", "all", "hc3_t", 0.4 * frac),
+                                                  ("power_per_test", "all", "hc3_t", 0.99)]:
+            rows.append(dict(base, cell_key=key, role=role, effect_fraction=frac, effect_r=0.45 * frac, measure=measure,
+                             family=family, inference=inference, value=value, mcse=0.01))
+    rows.append(dict(base, cell_key="icc0.1_eff0_nr0_uc0", role="core", effect_fraction=0.0, effect_r=0.0,
+                     measure="power_any", family="all", inference="hc3_t", value=0.0, mcse=0.0))
+    t = summary.power_by_test(pd.DataFrame(rows), attenuation={0.1: 0.8}, mde_r=0.45, primary_inference="fl B=99")
+    assert list(t["role"]) == ["core", "observed"]                  # the null cell has no power to report
+    core = t.iloc[0]
+    assert (core["one_test_unadjusted"], core["confirmatory_holm"], core["grid_adjusted"], core["any_discovery"]) == \
+        (50.0, 30.0, 20.0, 40.0)
+    assert core["latent_r"] == 0.45 and core["expected_observed_r"] == pytest.approx(0.36)
+    sentence = summary.headline_sentence({"icc1": 0.1, "effect_r": 0.45, "n_areas": 41, "n_tests": 98, "power": 0.5,
+                                          "power_mcse": 0.04, "n_sim": 135}, 0.05, attenuation=0.8, mde_r=0.45)
+    assert "one test (no multiplicity adjustment)" in sentence and "shows about r = 0.36, 0.80 x the MDE" in sentence

@@ -154,13 +154,13 @@ def combine_forces(rows: pd.DataFrame, key: list[str], forces: pd.DataFrame, iss
         return out_direct
 
     # Force rows superseded by a row naming the partnership itself.
-    direct_at = pd.Series(where[direct.index].to_numpy(), index=gkey[direct.index].to_numpy(), dtype="string")
     force_key = gkey[force_rows.index]
     # membership through a Python set: Series.isin on the string dtype costs ~40 ms for 5,000 keys
-    direct_keys = set(direct_at.index.tolist())
+    direct_keys = set(gkey[direct.index].tolist())
     has_direct = pd.Series(np.fromiter((k in direct_keys for k in force_key.tolist()), bool, len(force_key)),
                            index=force_key.index)
     if has_direct.any():
+        direct_at = pd.Series(where[direct.index].to_numpy(), index=gkey[direct.index].to_numpy(), dtype="string")
         issues.flag(has_direct, "area", "partnership figure given directly in " + force_key[has_direct].map(direct_at))
         force_rows = force_rows[~has_direct]
         force_key = force_key[~has_direct]

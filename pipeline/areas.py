@@ -14,6 +14,7 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from . import paths
@@ -136,8 +137,11 @@ class AreaMatcher:
     def closest(self, name: object, n: int = 5) -> list[str]:
         """Display names of the known areas closest to ``name`` (for error messages)."""
         key = normalise_name(name)
-        keys = difflib.get_close_matches(key, list(self._index), n=n, cutoff=0.0)
-        return [self._display[k] for k in keys]
+        cache = self.__dict__.setdefault("_closest_cache", {})  # difflib over every known name: ~4 ms a call
+        if (key, n) not in cache:
+            keys = difflib.get_close_matches(key, list(self._index), n=n, cutoff=0.0)
+            cache[(key, n)] = [self._display[k] for k in keys]
+        return list(cache[(key, n)])
 
     def problem(self, name: object) -> str | None:
         """Why ``name`` cannot be matched (None if it can)."""
@@ -164,11 +168,12 @@ class AreaMatcher:
 
     def match_series(self, names: pd.Series) -> pd.DataFrame:
         """Vectorised: columns ``lcjp_id``, ``pfa_code`` and ``area_problem`` (None where matched)."""
-        uniques = pd.unique(names.astype("object"))
-        table = {}
-        for value in uniques:
+        codes, uniques = pd.factorize(names.astype("object"))  # each name matched once; missing -> code -1
+        cols: tuple[list, list, list] = ([], [], [])
+        for value in [*uniques, pd.NA]:
             hit = self.lookup(value)
-            table[value] = (hit.lcjp_id if hit else None, hit.pfa_code if hit else None,
-                            None if hit else self.problem(value))
-        rows = [table[v] for v in names.astype("object")]
-        return pd.DataFrame(rows, index=names.index, columns=["lcjp_id", "pfa_code", "area_problem"]).astype("string")
+            cols[0].append(hit.lcjp_id if hit else None)
+            cols[1].append(hit.pfa_code if hit else None)
+            cols[2].append(None if hit else self.problem(value))
+        return pd.DataFrame({name: pd.array(np.asarray(col, dtype=object)[codes], dtype="string")
+                             for name, col in zip(["lcjp_id", "pfa_code", "area_problem"], cols)}, index=names.index)

@@ -456,6 +456,12 @@ def _sd_trait_given_covariates(design: SimulationDesign, features: list[str]) ->
     return math.sqrt(1.0 - s_tz @ np.linalg.solve(s_zz, s_tz))
 
 
+def trait_sd_given_covariates(design: SimulationDesign) -> float:
+    """SD of a latent trait given the covariates (population value; traits have SD 1): the scale on which
+    a planted effect's latent partial r is defined (``planted_effects``)."""
+    return _sd_trait_given_covariates(dataclasses.replace(design, unmeasured_confounder=False), list(FEATURE_ITEMS))
+
+
 def _typical_binomial_sd(spec: dict, forces: tuple[_Force, ...]) -> float:
     """SD (percentage points) of a yearly rate from binomial noise at the median area's denominator."""
     if spec["kind"] != "rate":
@@ -530,9 +536,14 @@ def _implied_slopes(design: SimulationDesign, effects: list[dict], forces: tuple
 # generate
 # --------------------------------------------------------------------------------------------------
 
-def generate(seed: int, design: SimulationDesign | None = None, forces_csv: str | Path | None = None
-             ) -> SimulatedData:
-    """All raw demo files (bytes) and the truth for one seed; reads only the force reference table."""
+def generate(seed: int, design: SimulationDesign | None = None, forces_csv: str | Path | None = None, *,
+             with_fieldwork: bool = True) -> SimulatedData:
+    """All raw demo files (bytes) and the truth for one seed; reads only the force reference table.
+
+    ``with_fieldwork=False`` leaves out the fieldwork folder (and its truth, ``None``): every other
+    file is byte-identical, since fieldwork draws from its own stream after the survey. The
+    validation study uses it: fieldwork never enters the estimates.
+    """
     design = design or SimulationDesign()
     forces = _read_forces(str(Path(forces_csv or paths.FORCES_CSV).resolve()))
     partnerships = _partnerships(forces)
@@ -560,13 +571,16 @@ def generate(seed: int, design: SimulationDesign | None = None, forces_csv: str 
     files: dict[str, bytes] = {}
     survey_files, survey_truth = _survey(rng_survey, rng_text, design, partnerships, features, traits)
     files.update(survey_files)
-    fieldwork_files, fieldwork_truth = _fieldwork(rng_field, rng_text, design, partnerships, features, traits, g)
-    files.update(fieldwork_files)
+    if with_fieldwork:
+        fieldwork_files, fieldwork_truth = _fieldwork(rng_field, rng_text, design, partnerships, features, traits, g)
+        files.update(fieldwork_files)
+    else:
+        fieldwork_truth = None
     covariate_bytes, cov_levels = _covariates(rng_cov, design, partnerships, z_cov, source_text)
     files["reference/covariates.csv"] = covariate_bytes
     files.update(_outcomes(rng_out, design, partnerships, features, traits, z_cov, confounder, area_resid,
                            effects, cov_levels, source_text))
-    for folder in ("survey", "fieldwork", "outcomes"):
+    for folder in ("survey", "fieldwork", "outcomes") if with_fieldwork else ("survey", "outcomes"):
         files[f"{folder}/SYNTHETIC.md"] = SYNTHETIC_MARKER.format(seed=int(seed)).encode("utf-8")
 
     parts = _item_variance_parts(design)

@@ -436,3 +436,14 @@ def test_cli_writes_files_and_truth(tmp_path):
 def test_partial_r_must_be_a_correlation():
     with pytest.raises(ValueError, match="strong_partial_r"):
         simulate.SimulationDesign(strong_partial_r=1.0)
+
+
+def test_without_fieldwork_every_other_file_is_identical():
+    """The validation study generates without fieldwork (it never enters the estimates): same bytes otherwise."""
+    full = simulate.generate(31, simulate.SimulationDesign(icc1_target=0.1))
+    lean = simulate.generate(31, simulate.SimulationDesign(icc1_target=0.1), with_fieldwork=False)
+    assert not any(name.startswith("fieldwork/") for name in lean.files)
+    assert lean.files == {k: v for k, v in full.files.items() if not k.startswith("fieldwork/")}
+    assert lean.truth["fieldwork"] is None
+    assert {k: v for k, v in lean.truth.items() if k != "fieldwork"} == \
+        {k: v for k, v in full.truth.items() if k != "fieldwork"}

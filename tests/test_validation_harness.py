@@ -155,6 +155,39 @@ def test_fdr_counts_false_discoveries_among_rejections():
     assert cell.loc["power_any", "value"] == pytest.approx(0.5)
 
 
+def test_not_estimable_pairs_are_counted_apart_from_failed_replicates():
+    """A pair without an estimate: not a failed replicate, not a false positive, a miss for power."""
+    rows = []
+    for rep in range(4):
+        for feature, truth in [("a", 0.0), ("b", 1.0)]:
+            missing = rep == 0 and feature == "b"       # replicate 0 could not estimate the planted pair
+            rows.append({"cell_key": "c", "icc1": 0.1, "effect_fraction": 1.0, "informative_nonresponse": False,
+                         "unmeasured_confounder": False, "replicate": rep, "model": "m", "inference": "t",
+                         "feature": feature, "outcome": "y", "outcome_period": "level", "truth": truth,
+                         "truth_associational": truth, "truth_attenuated": truth, "truth_r": truth,
+                         "estimate": np.nan if missing else truth, "se": np.nan if missing else 1.0,
+                         "ci_low": np.nan if missing else -9.0, "ci_high": np.nan if missing else 9.0,
+                         "p_value": np.nan if missing else 0.01, "p_adjusted": np.nan if missing else 0.01,
+                         "n_areas": 42, "mde_r": 0.4, "family": "exploratory",
+                         "status": "not_estimable" if missing else "ok",
+                         "error": "not estimable: feature constant across areas" if missing else None})
+    rows.append({"cell_key": "c", "icc1": 0.1, "effect_fraction": 1.0, "informative_nonresponse": False,
+                 "unmeasured_confounder": False, "replicate": 4, "status": "failed", "error": "ValueError: x"})
+    results = dask_runner._tidy(pd.DataFrame(rows))
+    cell = performance.performance_by_cell(results, estimands={"structural": "truth"}).set_index("measure")
+    assert cell.loc["failure_rate", "value"] == pytest.approx(1 / 5)                 # only the replicate that raised
+    assert cell.loc["not_estimable_rate", "value"] == pytest.approx((0.5 + 0 + 0 + 0) / 4)
+    assert cell.loc["replicates_with_not_estimable", "value"] == pytest.approx(1 / 4)
+    assert cell.loc["power_per_test", "value"] == pytest.approx(3 / 4)               # the missing pair is a miss
+    assert cell.loc["type1_error_per_test", "value"] == pytest.approx(1.0)           # null 'a' rejected in all 4
+    assert cell.loc["coverage", "value"] == pytest.approx(1.0)                       # over estimated pairs only
+    pair = performance.performance_by_estimand(results, estimands={"structural": "truth"})
+    b = pair[pair["feature"] == "b"].set_index("measure")
+    assert b.loc["power", "value"] == pytest.approx(3 / 4) and b.loc["power", "n_sim"] == 4
+    assert b.loc["not_estimable_rate", "value"] == pytest.approx(1 / 4)
+    assert b.loc["bias", "n_sim"] == 3
+
+
 def test_scheduler_address_from_env(monkeypatch):
     monkeypatch.delenv(dask_runner.SCHEDULER_ENV, raising=False)
     assert dask_runner.scheduler_address(None) is None
@@ -238,3 +271,81 @@ def test_external_scheduler_two_workers(external_scheduler, tmp_path, monkeypatc
         who = client.run(os.getpid)
     assert len(set(who.values())) == 2
     pd.testing.assert_frame_equal(serial, remote)
+
+
+def test_estimability_table_counts_failed_and_not_estimable_per_cell():
+    from pipeline.validation import summary
+    base = {"icc1": 0.05, "effect_fraction": 0.0, "informative_nonresponse": False, "unmeasured_confounder": False,
+            "model": "ols", "inference": "hc3_t", "outcome": "y", "outcome_period": "level"}
+    rows = [dict(base, cell_key="c1", replicate=0, feature="a", status="ok", error=None),
+            dict(base, cell_key="c1", replicate=0, feature="b", status="not_estimable",
+                 error="indicator 'x' covers only ['london']: set aside; not estimable: feature constant across areas"),
+            dict(base, cell_key="c1", replicate=1, feature="a", status="ok", error=None),
+            dict(base, cell_key="c1", replicate=1, feature="b", status="ok", error=None),
+            dict(base, cell_key="c1", replicate=2, status="failed", error="LinAlgError: boom")]
+    t = summary.estimability(pd.DataFrame(rows)).set_index("cell_key").loc["c1"]
+    assert (t["replicates"], t["failed"], t["with_not_estimable"]) == (3, 1, 1)
+    assert t["failed_pct"] == pytest.approx(100 / 3) and t["with_not_estimable_pct"] == pytest.approx(50.0)
+    assert t["pairs_not_estimable_pct"] == pytest.approx(25.0)
+    assert t["reasons"] == "LinAlgError: boom (1x); not estimable: feature constant across areas (1x)"
+
+
+def _worker_settings():
+    import dask
+    return os.environ.get("MALLOC_TRIM_THRESHOLD_"), dask.config.get("distributed.worker.profile.enabled")
+
+
+def test_local_workers_run_without_dask_malloc_trim_and_profiler(monkeypatch):
+    """The nanny's MALLOC_TRIM_THRESHOLD_=65536 cost a replicate 3x the system time (see dask_runner);
+    also when an earlier cluster in this process left dask's value in the environment."""
+    monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", dask_runner._DASK_MALLOC_TRIM_DEFAULT)
+    with dask_runner.dask_client(None, 1) as client:
+        settings = list(client.run(_worker_settings).values())
+    assert settings == [(None, False)]
+    assert os.environ.get("MALLOC_TRIM_THRESHOLD_") == dask_runner._DASK_MALLOC_TRIM_DEFAULT  # restored here
+
+
+def test_observed_scale_cells_scale_the_latent_effect_by_the_attenuation():
+    cells = design.design_cells([0.05, 0.1], [0.0, 1.0], [False], [False], n_replicates=4, reference_icc1=0.1,
+                                observed_effect_levels=[1.0], attenuation={0.05: 0.6, 0.1: 0.8})
+    obs = cells[cells["role"] == "observed"]
+    assert len(obs) == 1 and obs["icc1"].iloc[0] == 0.1
+    assert obs["effect_fraction"].iloc[0] == pytest.approx(1.25) and obs["observed_effect_fraction"].iloc[0] == 1.0
+    assert not obs["informative_nonresponse"].iloc[0] and not obs["unmeasured_confounder"].iloc[0]
+    assert cells.loc[cells["role"] != "observed", "observed_effect_fraction"].isna().all()
+    with pytest.raises(InputError):
+        design.design_cells([0.1], [1.0], [False], [False], n_replicates=4, observed_effect_levels=[1.0])
+
+
+def test_attenuation_is_a_deterministic_factor_that_grows_with_icc():
+    a = study.attenuation([0.05, 0.2], seed=3, n_datasets=2)
+    assert a.equals(study.attenuation([0.2, 0.05], seed=3, n_datasets=2))
+    assert list(a["icc1"]) == [0.05, 0.2]
+    assert (a["attenuation"] > 0).all() and (a["attenuation"] < a["corr_score_trait"]).all()
+    assert (a["corr_score_trait"] < 1).all() and a["attenuation"].is_monotonic_increasing
+
+
+def test_power_by_test_separates_single_confirmatory_grid_and_any_discovery():
+    from pipeline.validation import summary
+    base = {"icc1": 0.1, "informative_nonresponse": False, "unmeasured_confounder": False, "estimand": "structural",
+            "model": "ols", "n_sim": 100, "n_failed": 0}
+    rows = []
+    for key, role, frac in [("icc0.1_eff1_nr0_uc0", "core", 1.0), ("icc0.1_eff1.3_nr0_uc0", "observed", 1.3)]:
+        for measure, family, inference, value in [("power_per_test", "all", "fl B=99", 0.5 * frac),
+                                                  ("power_per_test_adjusted", "confirmatory", "fl B=99", 0.3 * frac),
+                                                  ("power_per_test_adjusted", "all", "hc3_t", 0.2 * frac),
+                                                  ("power_any", "all", "hc3_t", 0.4 * frac),
+                                                  ("power_per_test", "all", "hc3_t", 0.99)]:
+            rows.append(dict(base, cell_key=key, role=role, effect_fraction=frac, effect_r=0.45 * frac, measure=measure,
+                             family=family, inference=inference, value=value, mcse=0.01))
+    rows.append(dict(base, cell_key="icc0.1_eff0_nr0_uc0", role="core", effect_fraction=0.0, effect_r=0.0,
+                     measure="power_any", family="all", inference="hc3_t", value=0.0, mcse=0.0))
+    t = summary.power_by_test(pd.DataFrame(rows), attenuation={0.1: 0.8}, mde_r=0.45, primary_inference="fl B=99")
+    assert list(t["role"]) == ["core", "observed"]                  # the null cell has no power to report
+    core = t.iloc[0]
+    assert (core["one_test_unadjusted"], core["confirmatory_holm"], core["grid_adjusted"], core["any_discovery"]) == \
+        (50.0, 30.0, 20.0, 40.0)
+    assert core["latent_r"] == 0.45 and core["expected_observed_r"] == pytest.approx(0.36)
+    sentence = summary.headline_sentence({"icc1": 0.1, "effect_r": 0.45, "n_areas": 41, "n_tests": 98, "power": 0.5,
+                                          "power_mcse": 0.04, "n_sim": 135}, 0.05, attenuation=0.8, mde_r=0.45)
+    assert "one test (no multiplicity adjustment)" in sentence and "shows about r = 0.36, 0.80 x the MDE" in sentence

@@ -80,6 +80,23 @@ def test_whole_path_replicate_is_deterministic(strong_replicate):
     pd.testing.assert_frame_equal(out.reset_index(drop=True), again.reset_index(drop=True))
 
 
+def test_boundary_fit_feature_is_not_estimable_not_a_failed_replicate():
+    """Regression (issue 6): replicate 4 of ICC(1) 0.05, effect MDE/2 (study seed 1903) used to raise
+    'a feature is collinear with the covariates': the adjusted score of 'barriers' is fitted at the
+    boundary (area variance 0), so it is constant across areas but for rounding. Now the replicate
+    runs and that feature's pairs are recorded as not estimable, with the stage's reason."""
+    cell = design.Cell(0.05, 0.5, False, False)
+    out = dask_runner.run_batch(study.whole_path_replicate, cell, [4], 1903,
+                                dict(target_r_per_mde=0.4489801816318309, **OPTIONS))
+    assert set(out["status"]) == {"ok", "not_estimable"}
+    bad = out[out["status"] == "not_estimable"]
+    assert set(bad["feature"]) == {"barriers"} and bad["estimate"].isna().all() and bad["p_value"].isna().all()
+    assert bad["error"].str.contains("not estimable: feature constant across areas").all()
+    good = out[out["status"] == "ok"]
+    assert good["estimate"].notna().all() and good["error"].isna().all()
+    assert len(bad) == len(out[out["feature"] == "governance"])  # every pair of that feature, both inferences
+
+
 def test_tiny_study_end_to_end_with_cache(tmp_path, monkeypatch):
     # the code hash is pinned here: other engineers edit pipeline/ while tests run (cache keying by the
     # real hash is tested in test_validation_harness and by test_code_version_tracks_result_code)
@@ -107,6 +124,8 @@ def test_notebook_parameters_equal_params_yaml():
     exec(code[0].source, {}, namespace)
     params = yaml.safe_load(paths.PARAMS.read_text(encoding="utf-8"))
     assert set(params["validate"]) <= set(namespace), "every validate param needs a default in the notebook"
+    # papermill injects the whole estimate group too: the parameters cell declares every key it injects
+    assert set(params["estimate"]) <= set(namespace), "every estimate param needs a default in the notebook"
     expected = {**params["validate"], **params["estimate"]}
     for key, value in namespace.items():
         assert key in expected and expected[key] == value, key
@@ -143,3 +162,16 @@ def test_code_version_tracks_result_code(tmp_path, monkeypatch):
         now = design.code_version()
         assert (now != base) == changes, rel
         base = now
+
+
+def test_study_options_cover_every_setting_of_the_replicate():
+    """The benchmark and the report run a replicate with the same settings from params.yaml."""
+    import inspect
+
+    params = yaml.safe_load(paths.PARAMS.read_text(encoding="utf-8"))
+    opts = study.study_options(params["validate"], params["estimate"], 0.45, [{"feature": "a", "outcome": "b"}])
+    wanted = {name for name, p in inspect.signature(study.whole_path_replicate).parameters.items()
+              if p.kind is inspect.Parameter.KEYWORD_ONLY}
+    assert set(opts) == wanted
+    assert opts["n_permutations"] == params["validate"]["study_n_permutations"]
+    assert opts["level_year"] == params["estimate"]["level_year"]

@@ -86,6 +86,37 @@ def _percent(share: float) -> str:
     return f"{100 * share:.2f}%"
 
 
+# Tables derived from the force reference table, per table object (the clean functions of one process
+# get the same AreaMatcher.forces every call, e.g. thousands of times in the validation study). The
+# entry keeps the table alive, so its id cannot be reused by another object while cached; the table
+# must not be modified in place (AreaMatcher never does).
+_FORCE_TABLES: dict[int, tuple[pd.DataFrame, dict]] = {}
+
+
+def _force_tables(forces: pd.DataFrame) -> dict:
+    """Per partnership: number of forces, '+'-joined force codes, members, 2011 population; per force: population."""
+    hit = _FORCE_TABLES.get(id(forces))
+    if hit is not None and hit[0] is forces:
+        return hit[1]
+    tables = {"n_forces": forces.groupby("lcjp_id")["pfa_code"].size(),
+              "force_sets": forces.groupby("lcjp_id")["pfa_code"].apply(lambda s: "+".join(sorted(s))),
+              "population": forces.set_index("pfa_code")["population_2011"].astype("float64"),
+              "all_population": forces.groupby("lcjp_id")["population_2011"].sum().astype("float64"),
+              "members": forces.groupby("lcjp_id")["pfa_code"].apply(lambda s: sorted(s)).to_dict()}
+    if len(_FORCE_TABLES) >= 8:
+        _FORCE_TABLES.clear()
+    _FORCE_TABLES[id(forces)] = (forces, tables)
+    return tables
+
+
+def _labels_by_group(keys: np.ndarray, labels: np.ndarray) -> list[tuple]:
+    """Index labels per group, groups in sorted key order, labels in row order (= groupby(...)[...].agg(tuple))."""
+    codes, uniques = pd.factorize(keys, sort=True)
+    order = np.argsort(codes, kind="stable")
+    bounds = np.cumsum(np.bincount(codes, minlength=len(uniques)))[:-1]
+    return [tuple(part.tolist()) for part in np.split(np.asarray(labels)[order], bounds)]
+
+
 def combine_forces(rows: pd.DataFrame, key: list[str], forces: pd.DataFrame, issues: Issues,
                    has_ratio_columns: bool, max_missing_population_share: float = 0.0) -> pd.DataFrame:
     """Partnership-level rows from force- and partnership-level ``rows`` (already valid).
@@ -95,9 +126,8 @@ def combine_forces(rows: pd.DataFrame, key: list[str], forces: pd.DataFrame, iss
     Returns key + value [+ numerator, denominator] + combined_from, with the contributing input rows in
     ``contributors`` (tuple of index labels of ``rows``).
     """
-    n_forces = forces.groupby("lcjp_id")["pfa_code"].size()
-    force_sets = forces.groupby("lcjp_id")["pfa_code"].apply(lambda s: "+".join(sorted(s)))
-    population = forces.set_index("pfa_code")["population_2011"].astype("float64")
+    tables = _force_tables(forces)
+    n_forces, force_sets, population = tables["n_forces"], tables["force_sets"], tables["population"]
     multi = rows["pfa_code"].notna() & (rows["lcjp_id"].map(n_forces).fillna(1) > 1).to_numpy()
     group_key = ["lcjp_id", *key]
     where = rows["source_file"] + " row " + rows["source_row"].astype("string")
@@ -124,16 +154,19 @@ def combine_forces(rows: pd.DataFrame, key: list[str], forces: pd.DataFrame, iss
         return out_direct
 
     # Force rows superseded by a row naming the partnership itself.
-    direct_at = pd.Series(where[direct.index].to_numpy(), index=gkey[direct.index].to_numpy(), dtype="string")
     force_key = gkey[force_rows.index]
-    has_direct = force_key.isin(direct_at.index)
+    # membership through a Python set: Series.isin on the string dtype costs ~40 ms for 5,000 keys
+    direct_keys = set(gkey[direct.index].tolist())
+    has_direct = pd.Series(np.fromiter((k in direct_keys for k in force_key.tolist()), bool, len(force_key)),
+                           index=force_key.index)
     if has_direct.any():
+        direct_at = pd.Series(where[direct.index].to_numpy(), index=gkey[direct.index].to_numpy(), dtype="string")
         issues.flag(has_direct, "area", "partnership figure given directly in " + force_key[has_direct].map(direct_at))
         force_rows = force_rows[~has_direct]
         force_key = force_key[~has_direct]
 
     # Every force of the partnership must be present, or the missing ones hold a small share of its population.
-    all_population = forces.groupby("lcjp_id")["population_2011"].sum().astype("float64")
+    all_population = tables["all_population"]
     count = force_rows.groupby(force_key.to_numpy())["pfa_code"].transform("size")
     incomplete = count.to_numpy() != force_rows["lcjp_id"].map(n_forces).to_numpy()
     note = pd.Series(pd.NA, index=force_rows.index, dtype="string")
@@ -145,7 +178,7 @@ def combine_forces(rows: pd.DataFrame, key: list[str], forces: pd.DataFrame, iss
         share = (1.0 - present_pop / inc["lcjp_id"].map(all_population)).clip(lower=0.0)
         allowed = share <= max_missing_population_share
         if allowed.any():
-            members = forces.groupby("lcjp_id")["pfa_code"].apply(lambda s: sorted(s)).to_dict()
+            members = tables["members"]
             missing = ["+".join(c for c in members[lcjp] if c not in p.split("+"))
                         for lcjp, p in zip(inc.loc[allowed, "lcjp_id"], present[allowed])]
             note.loc[inc.index[allowed.to_numpy()]] = (
@@ -173,14 +206,17 @@ def combine_forces(rows: pd.DataFrame, key: list[str], forces: pd.DataFrame, iss
     frame["index_label"] = frame.index
     frame["weight"] = frame["pfa_code"].map(population).astype("float64")
     frame["weighted"] = frame["value"] * frame["weight"]
-    agg = {**{c: (c, "first") for c in group_key}, "value_sum": ("value", "sum"), "weighted": ("weighted", "sum"),
-           "weight": ("weight", "sum"), "additive": ("additive", "all"), "scale": ("scale", "first"),
-           "note": ("note", "first"), "contributors": ("index_label", tuple)}
+    sums, alls = ["value", "weighted", "weight"], ["additive"]
     if has_ratio_columns:
         frame["ratio_ok"] = frame["numerator"].notna() & frame["denominator"].notna()
-        agg.update({"numerator": ("numerator", "sum"), "denominator": ("denominator", "sum"),
-                    "ratio_ok": ("ratio_ok", "all")})
-    combined = frame.groupby(force_key.to_numpy(), sort=True).agg(**agg).reset_index(drop=True)
+        sums, alls = sums + ["numerator", "denominator"], alls + ["ratio_ok"]
+    group_keys = force_key.to_numpy()
+    # first / sum / all per group, one call per kind (a named .agg over a dozen columns costs 3x more)
+    g = frame.groupby(group_keys, sort=True)
+    combined = pd.concat([g[[*group_key, "scale", "note"]].first(),
+                          g[sums].sum().rename(columns={"value": "value_sum"}), g[alls].all()],
+                         axis=1).reset_index(drop=True)
+    combined["contributors"] = _labels_by_group(group_keys, frame.index.to_numpy())
     value = np.where(combined["additive"], combined["value_sum"], combined["weighted"] / combined["weight"])
     if has_ratio_columns:
         ratio_value = combined["numerator"] / combined["denominator"] * combined["scale"]

@@ -32,7 +32,7 @@ def match_areas(frame: pd.DataFrame, matcher: AreaMatcher, issues: Issues, on_un
         raise InputError(row["source_file"], str(problem.iloc[first]) + more,
                          AREA_FIX + "; or set on_unknown_area: quarantine in params.yaml to set such rows aside",
                          row=int(row["source_row"]), column=column)
-    issues.flag(bad, column, problem + ". Fix: " + AREA_FIX)
+    issues.flag(bad, column, lambda: problem + ". Fix: " + AREA_FIX)
     return matched[["lcjp_id", "pfa_code"]]
 
 
@@ -44,7 +44,7 @@ def concat_files(files, columns: list[str]) -> pd.DataFrame:
     frames = [f.data.reindex(columns=keep, fill_value="") for f in files]
     out = pd.concat(frames, ignore_index=True)
     for c in keep:
-        if c != "source_row":
+        if c != "source_row" and (out[c].dtype != "string" or out[c].hasnans):
             out[c] = out[c].astype("string").fillna("")
     return out
 

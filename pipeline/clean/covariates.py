@@ -70,7 +70,9 @@ def clean_covariates(reference_dir: Path, matcher: AreaMatcher, *, on_unknown_ar
     issues.flag(rows["variable"] == "", "variable", "variable name is blank")
     issues.flag(rows["value"].isna(), "value", "value is blank")
     additive_keys = {normalise_label(v) for v in additive_variables}
-    rows["additive"] = rows["variable"].map(lambda v: normalise_label(v) in additive_keys).astype(bool)
+    names = rows["variable"].tolist()
+    is_additive = {v: normalise_label(v) in additive_keys for v in set(names)}  # once per variable, not per row
+    rows["additive"] = pd.Series([is_additive[v] for v in names], index=rows.index, dtype=bool)
     rows["scale"] = 1.0
     combined = combine_forces(rows[~issues.bad], ["period_label", "variable", "source"], matcher.forces, issues,
                               has_ratio_columns=False, max_missing_population_share=max_missing_population_share)

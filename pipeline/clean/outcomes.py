@@ -121,7 +121,7 @@ def parse_long(raw: pd.DataFrame, name_column: str, matcher: AreaMatcher, issues
     numbers = ["value", "numerator", "denominator"] if ratio_columns else ["value"]
     for c in numbers:
         out[c] = parse_number(text[c])
-        issues.flag((text[c] != "") & out[c].isna(), c, f"{c} '" + text[c] + "' is not a number")
+        issues.flag((text[c] != "") & out[c].isna(), c, lambda c=c: f"{c} '" + text[c] + "' is not a number")
         issues.flag(np.isinf(out[c]).fillna(False), c, f"{c} is infinite")
     source = text["source"].where(text["source"] != "", text["source_file"])
     out["source"] = source.astype("string")
@@ -178,7 +178,7 @@ def clean_outcomes(outcomes_dir: Path, matcher: AreaMatcher, *, on_unknown_area:
     issues.flag((rows["numerator"] < 0) & proportion, "numerator",
                 "numerator is negative")
     above = (rows["numerator"] > rows["denominator"]) & proportion
-    issues.flag(above, "numerator", "numerator " + raw["numerator"].str.strip() + " is above denominator "
+    issues.flag(above, "numerator", lambda: "numerator " + raw["numerator"].str.strip() + " is above denominator "
                 + raw["denominator"].str.strip() + ": check the two columns are not swapped")
     # Scale linking value to numerator/denominator, per measure: observed in the rows, else from the unit.
     valid = ~issues.bad
@@ -186,7 +186,7 @@ def clean_outcomes(outcomes_dir: Path, matcher: AreaMatcher, *, on_unknown_area:
     for name, group in rows[valid].groupby("measure"):
         scales[name] = observed_scale(group["value"], group["numerator"], group["denominator"]) \
             or unit_scale(units.get(name, ""))
-    scale = rows["measure"].map(scales).astype("float64").fillna(rows["measure"].map(units).map(unit_scale))
+    scale = rows["measure"].map(scales).astype("float64").fillna(rows["measure"].map(units.map(unit_scale)))
     rows["value"] = rows["value"].fillna(rows["numerator"] / rows["denominator"] * scale)
     rows["scale"] = scale
     rows["additive"] = additive

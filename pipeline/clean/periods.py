@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import pandas as pd
 
 _CALENDAR = re.compile(r"^(\d{4})(?:\.0+)?$")
@@ -45,12 +46,14 @@ def parse_period(text: object) -> tuple:
 
 def parse_periods(values: pd.Series) -> pd.DataFrame:
     """Vectorised over unique labels: columns ``period_start, period_label, period_type, year, period_problem``."""
-    uniques = pd.unique(values.astype("object"))
-    table = {v: parse_period(v) for v in uniques}
-    rows = [table[v] for v in values.astype("object")]
-    out = pd.DataFrame(rows, index=values.index, columns=COLUMNS)
-    out["period_start"] = pd.to_datetime(out["period_start"]).astype("datetime64[us]")
-    for column in ("period_label", "period_type", "period_problem"):
-        out[column] = out[column].astype("string")
-    out["year"] = out["year"].astype("Int64")
-    return out
+    codes, uniques = pd.factorize(values.astype("object"))  # each label parsed once; missing -> code -1
+    parsed = [parse_period(v) for v in uniques] + [parse_period(pd.NA)]
+    columns = {name: np.asarray([p[i] for p in parsed], dtype=object)[codes] for i, name in enumerate(COLUMNS)}
+    out = pd.DataFrame({"period_start": pd.to_datetime(pd.Series(columns["period_start"], index=values.index,
+                                                                 dtype=object)).astype("datetime64[us]")},
+                       index=values.index)
+    for column in ("period_label", "period_type"):
+        out[column] = pd.array(columns[column], dtype="string")
+    out["year"] = pd.Series(columns["year"], index=values.index, dtype=object).astype("Int64")
+    out["period_problem"] = pd.array(columns["period_problem"], dtype="string")
+    return out[COLUMNS]

@@ -23,9 +23,15 @@ class Issues:
         self.reason = pd.Series(pd.NA, index=index, dtype="string")
 
     def flag(self, mask: pd.Series, column: str, reason) -> None:
+        """Flag the rows where ``mask`` is True. ``reason``: a string, a Series per row, or a callable
+        returning either (called only when a row is flagged: row-level messages are costly to build)."""
+        if not bool(mask.any()):  # most checks flag nothing (NA counts as not flagged, as below)
+            return
         mask = mask.reindex(self.index, fill_value=False).fillna(False).astype(bool)
         if not mask.any():
             return
+        if callable(reason):
+            reason = reason()
         if isinstance(reason, pd.Series):
             text = reason.reindex(self.index).astype("string")[mask]
         else:

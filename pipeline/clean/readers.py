@@ -123,7 +123,8 @@ def read_text_csv(path: Path) -> tuple[pd.DataFrame, list[str], str, str]:
         raise InputError(name, f"the header repeats column(s) {duplicates} (after normalising case and spacing)",
                          "keep one column of each name", row=1)
     frame.columns = normalised
-    frame = frame.astype("string").fillna("")
+    if any(dtype != "string" for dtype in frame.dtypes) or frame.isna().to_numpy().any():
+        frame = frame.astype("string").fillna("")
     return frame, raw_header, digest, encoding
 
 

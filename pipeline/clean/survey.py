@@ -127,17 +127,17 @@ def clean_survey(survey_dir: Path, matcher: AreaMatcher, *, on_unknown_area: str
     issues.flag(blank_id, "response_id", "response_id is blank")
     first_row = text.groupby(["source_file", "response_id"])["source_row"].transform("min")
     dup = ~blank_id & text.duplicated(["source_file", "response_id"], keep="first")
-    issues.flag(dup, "response_id", "duplicate response_id '" + text["response_id"] + "' within this file (first at row "
-                + first_row.astype("string") + ")")
+    issues.flag(dup, "response_id", lambda: "duplicate response_id '" + text["response_id"]
+                + "' within this file (first at row " + first_row.astype("string") + ")")
     submitted = parse_timestamps(text["submitted_at"])
-    issues.flag(submitted.isna(), "submitted_at", "submitted_at '" + text["submitted_at"] + "' is not a timestamp: "
-                "use ISO 8601 (2015-03-31T14:05) or dd/mm/yyyy HH:MM")
+    issues.flag(submitted.isna(), "submitted_at", lambda: "submitted_at '" + text["submitted_at"]
+                + "' is not a timestamp: use ISO 8601 (2015-03-31T14:05) or dd/mm/yyyy HH:MM")
     areas = match_areas(text, matcher, issues, on_unknown_area)
     for field in ("agency", "role"):
         canon = synonyms.map_series(field, text[field])
         blank = text[field] == ""
         issues.flag(blank, field, f"{field} is blank")
-        issues.flag(~blank & canon.isna(), field, f"unknown {field} '" + text[field] + f"': {SYN_FIX}")
+        issues.flag(~blank & canon.isna(), field, lambda field=field: f"unknown {field} '" + text[field] + f"': {SYN_FIX}")
         text[field + "_canonical"] = canon
     # Likert answers: each distinct label is matched once (factorize), then mapped by array indexing.
     labels = raw[items].to_numpy(dtype=object)
@@ -157,11 +157,11 @@ def clean_survey(survey_dir: Path, matcher: AreaMatcher, *, on_unknown_area: str
     worded = synonyms.map_series("meetings_per_year", meetings_text)
     meetings = meetings.fillna(pd.to_numeric(worded, errors="coerce").astype("float64"))
     bad_meet = ((meetings_text != "") & meetings.isna()) | (meetings < 0)
-    issues.flag(bad_meet, "meetings_per_year", "meetings_per_year '" + meetings_text + "' is neither a "
+    issues.flag(bad_meet, "meetings_per_year", lambda: "meetings_per_year '" + meetings_text + "' is neither a "
                 f"non-negative number nor a known frequency word: {SYN_FIX}")
     members, unknown_members = _members(text["members"], synonyms)
-    issues.flag(unknown_members.notna(), "members", "unknown agency name(s) " + unknown_members + f" in members: "
-                f"{SYN_FIX}")
+    issues.flag(unknown_members.notna(), "members", lambda: "unknown agency name(s) " + unknown_members
+                + f" in members: {SYN_FIX}")
 
     quarantine = Quarantine()
     bad = issues.bad

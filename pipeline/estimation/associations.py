@@ -29,6 +29,12 @@ P_METHOD = {"freedman_lane": "Freedman-Lane permutation of reduced-model residua
 CI_METHOD = {"freedman_lane": "inversion of the Freedman-Lane permutation test (HC3 t)",
              "wild_webb": "inversion of the restricted wild bootstrap test (Webb, HC3 t)"}
 MODELS = ("ols", "ols_region_fe", "ols_crv3_region")
+#: ``note`` of a row without an estimate starts with this, followed by the reason
+NOT_ESTIMABLE = inference.NOT_ESTIMABLE
+
+
+def _join_notes(*notes: str) -> str:
+    return "; ".join(filter(None, notes))
 
 
 @dataclass
@@ -107,14 +113,17 @@ def _blocks(prep: Prepared, controls: pd.DataFrame, features: list[str]):
     blocks: dict[tuple, dict] = {}
     designs: dict[tuple, tuple] = {}
     for period, Yw in sorted(prep.targets.items()):
+        grouped: dict[tuple, dict] = {}  # features observed in the same areas share the outcome grouping
         for feature in features:
             xs = prep.features[feature].dropna()
             base = xs.index.intersection(Yw.index)
-            masks = Yw.loc[base].notna()
-            groups: dict[tuple, list[str]] = {}
-            for outcome in Yw.columns:
-                groups.setdefault(tuple(masks[outcome].to_numpy()), []).append(outcome)
-            for key, outs in groups.items():
+            if tuple(base) not in grouped:
+                masks = Yw.loc[base].notna()
+                groups: dict[tuple, list[str]] = {}
+                for outcome in Yw.columns:
+                    groups.setdefault(tuple(masks[outcome].to_numpy()), []).append(outcome)
+                grouped[tuple(base)] = groups
+            for key, outs in grouped[tuple(base)].items():
                 areas = base[np.array(key, bool)]
                 akey = tuple(areas)
                 if akey not in designs:
@@ -147,20 +156,31 @@ def fit_prepared(prep: Prepared, *, n_permutations: int, seed: int, covariates_s
                     "areas_set_aside": ";".join(blk["set_aside"][f]), "note": "; ".join(blk["notes"])} for f in feats]
         X_raw = prep.features.loc[idx, feats].to_numpy("float64")
         sd_x = X_raw.std(axis=0, ddof=1) if n > 1 else np.zeros(len(feats))
-        usable = sd_x > 0
+        usable = ~inference.constant_columns(X_raw) if n > 1 else np.zeros(len(feats), bool)
         if df_fit < 3 or not usable.any():
             why = "too few areas to fit" if df_fit < 3 else "feature constant across areas"
-            rows += [{**cm, "outcome": o, "note": "; ".join(filter(None, [cm["note"], why]))}
+            rows += [{**cm, "outcome": o, "note": _join_notes(cm["note"], f"{NOT_ESTIMABLE}: {why}")}
                      for cm in commons for o in outs]
             continue
         for j in np.flatnonzero(~usable):
-            rows += [{**commons[j], "outcome": o, "note": "feature constant across areas"} for o in outs]
+            rows += [{**commons[j], "outcome": o,
+                      "note": _join_notes(commons[j]["note"], f"{NOT_ESTIMABLE}: feature constant across areas")}
+                     for o in outs]
         feats_u = [f for f, u in zip(feats, usable) if u]
         commons = [cm for cm, u in zip(commons, usable) if u]
         Xs = (X_raw[:, usable] - X_raw[:, usable].mean(axis=0)) / sd_x[usable]
         Y = prep.targets[blk["period"]].loc[idx, outs].to_numpy("float64")
         sd_y = Y.std(axis=0, ddof=1)
         if model == "ols_crv3_region":
+            problems = inference.feature_problems(Z, Xs)
+            for j in np.flatnonzero(problems != ""):
+                rows += [{**commons[j], "outcome": o,
+                          "note": _join_notes(commons[j]["note"], f"{NOT_ESTIMABLE}: {problems[j]}")} for o in outs]
+            keep = problems == ""
+            if not keep.any():
+                continue
+            Xs, feats_u = Xs[:, keep], [f for f, k_ in zip(feats_u, keep) if k_]
+            commons = [cm for cm, k_ in zip(commons, keep) if k_]
             r = {key: [] for key in ("estimate", "se_hc3", "t", "t_classic", "df_resid", "p_value", "ci_low",
                                      "ci_high")}
             for j in range(len(feats_u)):
@@ -181,6 +201,17 @@ def fit_prepared(prep: Prepared, *, n_permutations: int, seed: int, covariates_s
                 draw_cache[n] = inference.draws(n, int(n_permutations), seed, method)
             r = inference.infer_block(Z, Xs, Y, draw=draw_cache.get(n) if n_permutations else None,
                                       method=method, alpha=alpha, interval=interval)
+            problems = r.pop("not_estimable")
+            for j in np.flatnonzero(problems != ""):
+                rows += [{**commons[j], "outcome": o,
+                          "note": _join_notes(commons[j]["note"], f"{NOT_ESTIMABLE}: {problems[j]}")} for o in outs]
+            keep = problems == ""
+            if not keep.any():
+                continue
+            if not keep.all():
+                r = {key: val[keep] for key, val in r.items()}
+                feats_u = [f for f, k_ in zip(feats_u, keep) if k_]
+                commons = [cm for cm, k_ in zip(commons, keep) if k_]
             if not n_permutations:
                 r["p_value"] = r["p_hc3"]
                 p_method, n_draws = "HC3 t (secondary)", 0

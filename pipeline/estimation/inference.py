@@ -49,11 +49,21 @@ def draws(n: int, n_draws: int, seed: int, method: str) -> np.ndarray:
 def single_thread_blas():
     """Context limiting BLAS to one thread: the matrices here are small (n = 42 rows) and
     multi-threaded BLAS on a shared 2-core machine was 10-30x slower (measured, see benchmarks)."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - threadpoolctl ships with scipy's usual stack
+    controller = _blas_controller()
+    if controller is None:  # pragma: no cover - threadpoolctl ships with scipy's usual stack
         return nullcontext()
-    return threadpool_limits(limits=1, user_api="blas")
+    return controller.limit(limits=1, user_api="blas")
+
+
+@lru_cache(maxsize=1)
+def _blas_controller():
+    """One ThreadpoolController per process: building one scans the loaded libraries (~5 ms a call).
+    Created at the first estimate, after numpy and scipy have loaded their BLAS."""
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:  # pragma: no cover
+        return None
+    return ThreadpoolController()
 
 
 @lru_cache(maxsize=4096)
@@ -84,6 +94,62 @@ def ols_hc3(Z: np.ndarray, x: np.ndarray, Y: np.ndarray) -> dict[str, np.ndarray
             "df": df, "t_classic": t_classic}
 
 
+#: A feature whose spread across the areas is below this fraction of its largest absolute value is
+#: constant up to floating-point rounding (e.g. an agency-adjusted score fitted at the boundary, where
+#: every area gets the national mean and the scores differ only in their last bits): not estimable.
+CONSTANT_RTOL = 1e-10
+#: A feature whose part not explained by the covariates has a squared norm below this fraction of
+#: its own squared norm is collinear with the covariates: not estimable.
+COLLINEAR_RTOL = 1e-12
+NOT_ESTIMABLE = "not estimable"
+
+
+def constant_columns(X: np.ndarray, rtol: float = CONSTANT_RTOL) -> np.ndarray:
+    """Columns of ``X`` (n x p) constant up to rounding: SD (ddof 1) <= ``rtol`` x max |value| (bool, p).
+
+    An exact ``sd > 0`` test lets a column through whose values differ only in their last bits;
+    standardising it then turns rounding noise into a "feature" with SD 1.
+    """
+    X = np.asarray(X, float)
+    if X.ndim == 1:
+        X = X[:, None]
+    if X.shape[0] < 2:
+        return np.ones(X.shape[1], bool)
+    sd = X.std(axis=0, ddof=1)
+    scale = np.abs(X).max(axis=0)
+    return ~(sd > rtol * scale) | ~np.isfinite(sd)
+
+
+def feature_problems(Z: np.ndarray, Xf: np.ndarray, Qz: np.ndarray | None = None) -> np.ndarray:
+    """Why each feature (column of ``Xf``) cannot be estimated on design ``Z``; "" where it can.
+
+    - constant across the areas (up to rounding, ``constant_columns``);
+    - collinear with the covariates (residual of ``Xf`` on ``Z`` ~ 0, incl. a feature that is all zero);
+    - one area carries the feature's variation beyond the covariates (that area's leverage would be 1).
+    A design in which an area already has leverage 1 without any feature is a design error and raises.
+    """
+    Xf = np.asarray(Xf, float)
+    if Qz is None:
+        Qz, _ = np.linalg.qr(Z)
+    hz = (Qz * Qz).sum(axis=1)
+    if hz.max() > 1 - 1e-10:
+        raise np.linalg.LinAlgError("an area has leverage 1 (a one-area indicator?)")
+    reasons = np.full(Xf.shape[1], "", dtype=object)
+    constant = constant_columns(Xf)
+    reasons[constant] = "feature constant across areas"
+    Mx = Xf - Qz @ (Qz.T @ Xf)
+    norm2 = (Mx * Mx).sum(axis=0)
+    collinear = ~constant & ~(norm2 > COLLINEAR_RTOL * (Xf * Xf).sum(axis=0))
+    reasons[collinear] = "feature collinear with the covariates"
+    fine = reasons == ""
+    if fine.any():
+        q = Mx[:, fine] / np.sqrt(norm2[fine])
+        one_area = (hz[:, None] + q * q).max(axis=0) > 1 - 1e-10
+        idx = np.flatnonzero(fine)[one_area]
+        reasons[idx] = "one area carries all of the feature's variation beyond the covariates (leverage 1)"
+    return reasons
+
+
 def infer_block(Z: np.ndarray, Xf: np.ndarray, Y: np.ndarray, *, draw: np.ndarray | None, method: str,
                 alpha: float = 0.05, interval: bool = True, chunk_elements: int = 50_000) -> dict[str, np.ndarray]:
     """Every feature (columns of ``Xf``) x every outcome (columns of ``Y``) on one design ``Z``.
@@ -92,20 +158,44 @@ def infer_block(Z: np.ndarray, Xf: np.ndarray, Y: np.ndarray, *, draw: np.ndarra
     the QR of ``[Z, x_f]``): ``c_f = m_f / |m_f|^2``, ``h_f = h_Z + q_f^2`` and
     ``M_Xf v = M_Z v - q_f (q_f' v)``. So the resampled residuals ``U = M_Z P r`` are computed once
     per chunk of draws for all outcomes and shared by all features; each feature adds a few matrix
-    products. Arrays returned are (n_features x n_outcomes).
+    products. Arrays returned are (n_features x n_outcomes), plus ``not_estimable`` (n_features,
+    object): "" for a feature that was estimated, else why it could not be (``feature_problems``);
+    its rows are NaN. A design in which an area has leverage 1 without any feature raises.
     """
+    Qz, _ = np.linalg.qr(Z)
+    reasons = feature_problems(Z, Xf, Qz)
+    ok = reasons == ""
+    if ok.all():
+        out = _infer_block(Z, Qz, Xf, Y, draw=draw, method=method, alpha=alpha, interval=interval,
+                           chunk_elements=chunk_elements)
+    else:
+        nf, m = Xf.shape[1], Y.shape[1]
+        part = _infer_block(Z, Qz, Xf[:, ok], Y, draw=draw, method=method, alpha=alpha, interval=interval,
+                            chunk_elements=chunk_elements) if ok.any() else None
+        keys = ["estimate", "se_hc3", "t", "t_classic", "df_resid", "p_hc3", "ci_low_hc3", "ci_high_hc3"]
+        if draw is not None:
+            keys += ["p_value"] + (["ci_low", "ci_high"] if interval else [])
+        out = {}
+        for key in keys:
+            full = np.full((nf, m), np.nan)
+            if part is not None:
+                full[ok] = part[key]
+            out[key] = full
+        out["df_resid"][~ok] = Z.shape[0] - Z.shape[1] - 1
+    out["not_estimable"] = reasons
+    return out
+
+
+def _infer_block(Z: np.ndarray, Qz: np.ndarray, Xf: np.ndarray, Y: np.ndarray, *, draw: np.ndarray | None,
+                 method: str, alpha: float, interval: bool, chunk_elements: int) -> dict[str, np.ndarray]:
+    """``infer_block`` for features already checked by ``feature_problems``."""
     n, k = Z.shape
     nf, m = Xf.shape[1], Y.shape[1]
-    Qz, _ = np.linalg.qr(Z)
     Mx = Xf - Qz @ (Qz.T @ Xf)
     norm2 = (Mx * Mx).sum(axis=0)
-    if (norm2 < 1e-12 * (Xf * Xf).sum(axis=0)).any():
-        raise np.linalg.LinAlgError("a feature is collinear with the covariates")
     q = Mx / np.sqrt(norm2)
     c = Mx / norm2
     h = (Qz * Qz).sum(axis=1)[:, None] + q * q
-    if h.max() > 1 - 1e-10:
-        raise np.linalg.LinAlgError("an area has leverage 1 (a one-area indicator?)")
     w = c * c / (1 - h) ** 2                                   # n x nf
     wq = w * q
     swq2 = (wq * q).sum(axis=0)                                 # nf
@@ -203,21 +293,32 @@ def inverted_interval(ds: dict, beta: np.ndarray, se: np.ndarray, df: int, alpha
     for sign in (-1.0, 1.0):
         inner = sign * 0.75 * tc * se
         outer = sign * 1.5 * tc * se
+        # the draws' verdicts at the final inner and outer ends are kept from the bracketing loops
+        # when those ends were the last ones evaluated (the usual case), not recomputed
+        ext_in = ext_out = None
         for _ in range(max_iter):                               # inner must not be rejected
-            rej = _extreme(sh, se2, inner).sum(axis=0) <= limit
+            ext = _extreme(sh, se2, inner)
+            rej = ext.sum(axis=0) <= limit
             if not rej.any():
+                ext_in = ext
                 break
             outer = np.where(rej, inner, outer)
             inner = np.where(rej, inner / 2, inner)
         open_ = np.ones(M, bool)
         for _ in range(max_iter):                               # outer must be rejected
-            rej = _extreme(sh, se2, outer).sum(axis=0) <= limit
+            ext = _extreme(sh, se2, outer)
+            rej = ext.sum(axis=0) <= limit
             open_ = ~rej
             if not open_.any():
+                ext_out = ext
                 break
             inner = np.where(open_, outer, inner)
             outer = np.where(open_, 2 * outer, outer)
-        ext_in, ext_out = _extreme(sh, se2, inner), _extreme(sh, se2, outer)
+            ext_in = None                                       # inner moved: evaluate it again below
+        if ext_in is None:
+            ext_in = _extreme(sh, se2, inner)
+        if ext_out is None:
+            ext_out = _extreme(sh, se2, outer)
         base = (ext_in & ext_out).sum(axis=0)
         undecided = ext_in != ext_out
         K = max(1, int(undecided.sum(axis=0).max()))

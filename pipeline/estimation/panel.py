@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from . import design
+from . import design, inference
 from .design import AREA
 
 PANEL_COLUMNS = ["feature", "outcome", "model", "estimate", "ci_low", "ci_high", "p_value", "n_areas", "se_cluster",
@@ -61,6 +61,8 @@ def panel_associations(features: pd.DataFrame, yearly: pd.DataFrame, *, survey_y
         long.index = long.index.set_names([AREA, "year"])
         for feature in features.columns:
             x = features[feature].dropna()
+            if len(x) < 2 or inference.constant_columns(x.to_numpy("float64"))[0]:
+                continue  # constant (up to rounding) across areas: not estimable, as in the associations
             areas = long.index.get_level_values(0).isin(x.index)
             d = long[areas].dropna()
             xs = (x - x.mean()) / x.std(ddof=1)

@@ -4,6 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from . import inference
+
 
 def robustness_value(t, df, q: float = 1.0):
     """Cinelli & Hazlett (2020) RV_q: the partial R^2 a confounder must have with both the feature
@@ -70,7 +72,7 @@ def influence_table(prep, *, covariates_spec="auto", model: str = "ols") -> pd.D
         Y = prep.targets[blk["period"]].loc[idx, outs].to_numpy("float64")
         for feature in blk["features"]:
             x = prep.features.loc[idx, feature].to_numpy("float64")
-            if np.std(x) == 0:
+            if inference.feature_problems(Z, x[:, None])[0]:  # not estimable (the associations say why)
                 continue
             loo = leave_one_out(Z, x, Y, idx)
             full = (np.linalg.lstsq(np.column_stack([Z, x]), Y, rcond=None)[0][-1]) * x.std(ddof=1)
@@ -182,7 +184,7 @@ def confounding_benchmarks(prep, *, covariates_spec="auto", model: str = "ols") 
         Y = prep.targets[blk["period"]].loc[idx, outs].to_numpy("float64")
         for feature in blk["features"]:
             x = prep.features.loc[idx, feature].to_numpy("float64")
-            if np.std(x) == 0:
+            if inference.feature_problems(Z, x[:, None])[0]:  # not estimable (the associations say why)
                 continue
             r2_x = _partial_r2(Z, x[:, None])[1:, 0]                    # covariates -> feature
             r2_y = _partial_r2(np.column_stack([Z, x]), Y)[1:-1]        # covariates -> outcome | feature

@@ -39,6 +39,7 @@ def scheduler_address(configured: str | None = None) -> str | None:
 @contextlib.contextmanager
 def dask_client(address: str | None = None, n_workers: int | None = None) -> Iterator:
     """A dask.distributed Client: to ``address`` (or env) if set, else to a fresh LocalCluster."""
+    import dask
     from dask.distributed import Client, LocalCluster
 
     address = scheduler_address(address)
@@ -52,9 +53,36 @@ def dask_client(address: str | None = None, n_workers: int | None = None) -> Ite
     n_workers = int(n_workers or os.cpu_count() or 1)
     # Each worker process runs numpy/BLAS single-threaded, so n workers use n cores, not n^2 threads.
     env = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONHASHSEED": "0"}
-    with LocalCluster(n_workers=n_workers, processes=True, threads_per_worker=1, dashboard_address=None,
-                      env=env, silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
+    with dask.config.set(LOCAL_WORKER_CONFIG), _without_dask_malloc_trim(), \
+            LocalCluster(n_workers=n_workers, processes=True, threads_per_worker=1, dashboard_address=None,
+                         env=env, silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
         yield client
+
+
+#: Worker settings of the LocalCluster (measured with benchmarks/bench_validation.py, see README):
+#: - the nanny's default MALLOC_TRIM_THRESHOLD_=65536 makes glibc hand memory back to the OS after
+#:   every large free; a replicate allocates and frees many pandas/numpy buffers, so it spent 3x the
+#:   system time and 3.5x the page faults of a plain process (about +15 % CPU). Unset: glibc's default.
+#: - the statistical profiler samples the task thread every 10 ms for the dashboard, which is off.
+#: Neither changes a number. An external cluster keeps its own settings (see the README).
+LOCAL_WORKER_CONFIG = {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
+                       "distributed.worker.profile.enabled": False}
+_DASK_MALLOC_TRIM_DEFAULT = "65536"
+
+
+@contextlib.contextmanager
+def _without_dask_malloc_trim():
+    """Spawn workers without dask's MALLOC_TRIM_THRESHOLD_. A nanny copies its pre-spawn variables into
+    this process's environment, so a cluster started earlier here leaves dask's value behind, which
+    new workers would inherit; that leftover (only dask's own default value) is removed meanwhile."""
+    leftover = os.environ.get("MALLOC_TRIM_THRESHOLD_")
+    if leftover == _DASK_MALLOC_TRIM_DEFAULT:
+        del os.environ["MALLOC_TRIM_THRESHOLD_"]
+    try:
+        yield
+    finally:
+        if leftover == _DASK_MALLOC_TRIM_DEFAULT and "MALLOC_TRIM_THRESHOLD_" not in os.environ:
+            os.environ["MALLOC_TRIM_THRESHOLD_"] = leftover
 
 
 def warm_worker() -> int:
@@ -71,13 +99,17 @@ def warm_worker() -> int:
 
 def run_batch(replicate_fn: Callable, cell: design_mod.Cell, replicates: list[int], seed: int,
               options: dict) -> pd.DataFrame:
-    """Run replicates of one cell (a Dask task). A failing replicate becomes a ``failed`` row, not a crash."""
+    """Run replicates of one cell (a Dask task). A failing replicate becomes a ``failed`` row, not a crash.
+
+    Rows of a replicate that ran keep the status the replicate gives them (``ok``, or ``not_estimable``
+    for a pair without an estimate, see ``study.tidy_estimates``); ``ok`` when it gives none."""
     frames = []
     for replicate in replicates:
         seed_seq = design_mod.replicate_seed(seed, cell, replicate)
         try:
             frame = replicate_fn(cell, seed_seq, **options)
-            frame = frame.assign(status="ok", error=pd.NA)
+            if "status" not in frame.columns:  # row-level statuses (ok / not_estimable) are kept
+                frame = frame.assign(status="ok", error=pd.NA)
         except Exception as exc:  # recorded per replicate; the study reports the failure rate
             frame = pd.DataFrame([{"status": "failed", "error": f"{type(exc).__name__}: {exc}"[:500]}])
         frame = frame.assign(replicate=int(replicate), cell_key=cell.key, **cell.factors())
@@ -119,7 +151,8 @@ def run_study(cells: pd.DataFrame, replicate_fn: Callable, *, seed: int, options
 
     ``cells`` is ``design.design_cells(...)``. With ``client=None`` the replicates run serially in
     this process (same numbers). The run log has one row per cell: ``cell_key, n_replicates, file,
-    cached (bool), n_failed``. With ``prune`` the cache folder keeps only the current cells' files,
+    cached (bool), n_failed`` (replicates that raised), ``n_with_not_estimable`` (replicates that ran
+    but reported at least one pair without an estimate). With ``prune`` the cache folder keeps only the current cells' files,
     so its content depends only on params and code, never on earlier runs.
     """
     cache_dir = Path(cache_dir)
@@ -176,8 +209,10 @@ def run_study(cells: pd.DataFrame, replicate_fn: Callable, *, seed: int, options
                 stale.unlink()
     results = sort_results(pd.concat([frames[k] for k in sorted(frames)], ignore_index=True))
     run_log = pd.DataFrame(log)
-    failed = results[results["status"] != "ok"].groupby("cell_key")["replicate"].nunique()
+    failed = results[results["status"] == "failed"].groupby("cell_key")["replicate"].nunique()
     run_log["n_failed"] = run_log["cell_key"].map(failed).fillna(0).astype("int64")
+    partial = results[results["status"] == "not_estimable"].groupby("cell_key")["replicate"].nunique()
+    run_log["n_with_not_estimable"] = run_log["cell_key"].map(partial).fillna(0).astype("int64")
     return results, run_log.sort_values("cell_key").reset_index(drop=True)
 
 

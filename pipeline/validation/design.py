@@ -23,7 +23,7 @@ from .. import paths
 from ..errors import InputError
 
 CELL_COLUMNS = ["cell_key", "cell_id", "icc1", "effect_fraction", "informative_nonresponse",
-                "unmeasured_confounder", "n_replicates", "role"]
+                "unmeasured_confounder", "n_replicates", "role", "observed_effect_fraction"]
 
 DESIGNS = ("core", "full")
 
@@ -65,7 +65,8 @@ def replicate_seed(seed: int, cell: Cell, replicate: int) -> np.random.SeedSeque
 
 def design_cells(icc1_levels, effect_levels, informative_nonresponse, unmeasured_confounder,
                  n_replicates: int, design: str = "core", n_replicates_stress: int | None = None,
-                 reference_icc1: float | None = None) -> pd.DataFrame:
+                 reference_icc1: float | None = None, observed_effect_levels=(),
+                 attenuation: dict | None = None) -> pd.DataFrame:
     """The cells to run, one row each (columns ``CELL_COLUMNS``).
 
     ``design='full'`` crosses every level of every factor. ``design='core'`` (the default) runs the
@@ -73,6 +74,13 @@ def design_cells(icc1_levels, effect_levels, informative_nonresponse, unmeasured
     middle level unless given), each threat switched on alone at every effect level (role
     ``stress``): the threats are studied one at a time rather than in every combination, which
     is where the full factorial spends most of its time.
+
+    ``observed_effect_levels`` (fractions of the MDE on the scale of the *measured* area score) add,
+    at the reference ICC(1) with neither threat, one cell each (role ``observed``): the effect on the
+    latent trait is ``level / attenuation[icc1]``, where ``attenuation`` is the expected correlation
+    of the measured score with the trait at that ICC(1) (``study.attenuation``), so that the
+    association the estimate can see is about ``level`` x MDE. ``effect_fraction`` is always the
+    latent fraction; ``observed_effect_fraction`` is the level asked for (NaN in the other cells).
     """
     if design not in DESIGNS:
         raise InputError("params.yaml", f"validate.design is '{design}'", f"use one of {list(DESIGNS)}",
@@ -96,12 +104,12 @@ def design_cells(icc1_levels, effect_levels, informative_nonresponse, unmeasured
         raise InputError("params.yaml", f"validate.n_replicates is {n_replicates}",
                          "use at least 2 replicates per cell", column="validate.n_replicates")
     n_stress = int(n_replicates if n_replicates_stress is None else n_replicates_stress)
+    ref = float(reference_icc1) if reference_icc1 is not None else icc1_levels[len(icc1_levels) // 2]
     rows = []
     if design == "full":
         for icc, eff, nr, uc in itertools.product(icc1_levels, effect_levels, nr_levels, uc_levels):
             rows.append((Cell(icc, eff, nr, uc), int(n_replicates), "core" if not (nr or uc) else "stress"))
     else:
-        ref = float(reference_icc1) if reference_icc1 is not None else icc1_levels[len(icc1_levels) // 2]
         for icc, eff in itertools.product(icc1_levels, effect_levels):
             rows.append((Cell(icc, eff, False, False), int(n_replicates), "core"))
         for eff in effect_levels:
@@ -109,7 +117,19 @@ def design_cells(icc1_levels, effect_levels, informative_nonresponse, unmeasured
                 rows.append((Cell(ref, eff, True, False), n_stress, "stress"))
             if True in uc_levels:
                 rows.append((Cell(ref, eff, False, True), n_stress, "stress"))
-    out = pd.DataFrame([{"cell_key": c.key, "cell_id": c.cell_id, **c.factors(), "n_replicates": n, "role": role}
+    observed = {}
+    for level in sorted({float(x) for x in observed_effect_levels or ()}):
+        factor = (attenuation or {}).get(ref)
+        if level <= 0 or factor is None or not 0 < float(factor) <= 1:
+            raise InputError("params.yaml", f"validate.observed_effect_levels {level} needs a positive level and "
+                             f"the attenuation at ICC(1) {ref} (got {factor})",
+                             "give levels > 0 and compute the attenuation with study.attenuation",
+                             column="validate.observed_effect_levels")
+        cell = Cell(ref, round(level / float(factor), 4), False, False)
+        rows.append((cell, int(n_replicates), "observed"))
+        observed[cell.key] = level
+    out = pd.DataFrame([{"cell_key": c.key, "cell_id": c.cell_id, **c.factors(), "n_replicates": n, "role": role,
+                         "observed_effect_fraction": observed.get(c.key, np.nan) if role == "observed" else np.nan}
                         for c, n, role in rows], columns=CELL_COLUMNS)
     out = out.drop_duplicates("cell_key").sort_values(
         ["role", "informative_nonresponse", "unmeasured_confounder", "icc1", "effect_fraction"]).reset_index(drop=True)

@@ -13,14 +13,21 @@ n = number of replicates that produced an estimate:
 Family-level measures (FWER, FDR, per-test type-I error and power pooled over the grid) are
 first computed per replicate, then averaged over replicates, so their MCSE respects that the
 tests within one replicate share one data set.
+
+Replicates that raised (``status == 'failed'``) count in ``failure_rate`` only. In replicates that
+ran, a pair the estimate stage could not estimate (``status == 'not_estimable'``: e.g. a feature
+constant across areas) counts in ``not_estimable_rate``; it cannot be a false positive, cover or
+miss the truth, so type-I error, FWER, FDR, coverage and bias are over the estimable tests, while
+power counts a planted pair that was not estimable as not detected (the method did not find it).
 """
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
-# Replicate-level results: one row per replicate x model x feature x outcome (``status == "ok"``),
-# or one row per failed replicate (``status == "failed"``, estimates missing, ``error`` says why).
+# Replicate-level results: one row per replicate x model x feature x outcome (``status`` "ok", or
+# "not_estimable" with the stage's reason in ``error``), or one row per failed replicate
+# (``status == "failed"``, estimates missing, ``error`` says why).
 RESULT_COLUMNS = ["cell_key", "icc1", "effect_fraction", "informative_nonresponse", "unmeasured_confounder",
                   "replicate", "model", "inference", "feature", "outcome", "outcome_period", "truth", "truth_associational",
                   "truth_attenuated", "truth_r", "estimate", "se", "ci_low", "ci_high", "p_value", "p_adjusted",
@@ -40,13 +47,19 @@ def _proportion(p: float, n: int) -> tuple[float, float]:
 
 
 def pair_measures(est: np.ndarray, se: np.ndarray, truth: np.ndarray, covered: np.ndarray,
-                  rejected_raw: np.ndarray, rejected_adjusted: np.ndarray) -> list[tuple[str, float, float]]:
-    """(measure, value, mcse) for one estimand over n replicates (Morris et al. 2019, Table 6)."""
+                  rejected_raw: np.ndarray, rejected_adjusted: np.ndarray, n_not_estimable: int = 0
+                  ) -> list[tuple[str, float, float]]:
+    """(measure, value, mcse) for one estimand over n replicates (Morris et al. 2019, Table 6).
+
+    The arrays hold the replicates where the pair was estimated; ``n_not_estimable`` more replicates
+    ran without an estimate for it: they enter power (as not detected) and ``not_estimable_rate``.
+    """
     est = np.asarray(est, float)
     se = np.asarray(se, float)
     n = est.size
+    n_ran = n + int(n_not_estimable)
     if n < 2:
-        return []
+        return [("not_estimable_rate", *_proportion(n_not_estimable / n_ran, n_ran))] if n_ran else []
     out = []
     true_value = float(np.mean(truth))
     emp_se = float(np.std(est, ddof=1))
@@ -67,9 +80,13 @@ def pair_measures(est: np.ndarray, se: np.ndarray, truth: np.ndarray, covered: n
                         100 * ratio * float(np.sqrt(var_se2 / (4 * se_ok.size * model_se ** 4) + 1 / (2 * (n - 1))))))
     cov = np.asarray(covered, float)
     out.append(("coverage", *_proportion(np.mean(cov), n)))
-    raw_name = "type1_error" if abs(true_value) <= NULL_TOLERANCE else "power"
-    out.append((raw_name, *_proportion(np.mean(np.asarray(rejected_raw, float)), n)))
-    out.append((raw_name + "_adjusted", *_proportion(np.mean(np.asarray(rejected_adjusted, float)), n)))
+    if abs(true_value) <= NULL_TOLERANCE:
+        out.append(("type1_error", *_proportion(np.mean(np.asarray(rejected_raw, float)), n)))
+        out.append(("type1_error_adjusted", *_proportion(np.mean(np.asarray(rejected_adjusted, float)), n)))
+    else:
+        out.append(("power", *_proportion(np.sum(np.asarray(rejected_raw, float)) / n_ran, n_ran)))
+        out.append(("power_adjusted", *_proportion(np.sum(np.asarray(rejected_adjusted, float)) / n_ran, n_ran)))
+    out.append(("not_estimable_rate", *_proportion(n_not_estimable / n_ran, n_ran)))
     return out
 
 
@@ -80,6 +97,14 @@ def _ok(results: pd.DataFrame) -> pd.DataFrame:
     ok = results[results["status"] == "ok"].copy()
     ok = ok[np.isfinite(ok["estimate"].to_numpy(float))]
     return ok
+
+
+def _ran(results: pd.DataFrame) -> pd.DataFrame:
+    """Rows of replicates that ran: estimated pairs plus pairs reported as not estimable (``estimable`` flag)."""
+    _ok(results.head(0))  # column check
+    ran = results[results["status"].isin(["ok", "not_estimable"])].copy()
+    ran["estimable"] = (ran["status"] == "ok").to_numpy() & np.isfinite(ran["estimate"].to_numpy(float))
+    return ran
 
 
 #: estimand name -> results column holding its true value (see study.truth_table)
@@ -98,7 +123,7 @@ def _flags(ok: pd.DataFrame, alpha: float, truth_column: str = "truth") -> pd.Da
     truth = ok["truth"].to_numpy(float)
     ok["is_null"] = np.abs(truth) <= NULL_TOLERANCE
     ok["covered"] = (ok["ci_low"].to_numpy(float) <= truth) & (truth <= ok["ci_high"].to_numpy(float))
-    ok["rejected_raw"] = ok["p_value"].to_numpy(float) < alpha
+    ok["rejected_raw"] = ok["p_value"].to_numpy(float) < alpha          # NaN p (not estimable): False
     ok["rejected_adjusted"] = ok["p_adjusted"].to_numpy(float) < alpha
     return ok
 
@@ -111,37 +136,50 @@ def performance_by_estimand(results: pd.DataFrame, alpha: float = 0.05, estimand
     Long format (``PAIR_COLUMNS``): one row per measure with its value and Monte Carlo SE.
     ``estimands`` maps a name to the results column with its true value (default ``ESTIMANDS``).
     """
-    base = _ok(results)
+    base = _ran(results)
     rows = []
     for estimand, column in _estimands(results, estimands).items():
-        ok = _flags(base, alpha, column)
-        for key, group in ok.groupby(CELL_FACTORS + ["model", "inference", "feature", "outcome", "outcome_period"], sort=True,
-                                     dropna=False):
+        ran = _flags(base, alpha, column)
+        for key, all_rows in ran.groupby(CELL_FACTORS + ["model", "inference", "feature", "outcome", "outcome_period"],
+                                         sort=True, dropna=False):
+            group = all_rows[all_rows["estimable"]]
+            n_not = int(len(all_rows) - len(group))
             measures = pair_measures(group["estimate"].to_numpy(float), group["se"].to_numpy(float),
                                      group["truth"].to_numpy(float), group["covered"].to_numpy(),
-                                     group["rejected_raw"].to_numpy(), group["rejected_adjusted"].to_numpy())
+                                     group["rejected_raw"].to_numpy(), group["rejected_adjusted"].to_numpy(),
+                                     n_not_estimable=n_not)
             cell, rest = key[: len(CELL_FACTORS)], key[len(CELL_FACTORS):]
             for name, value, mcse in measures:
-                rows.append((*cell, estimand, *rest, name, value, mcse, len(group)))
+                n_sim = len(all_rows) if name in ("power", "power_adjusted", "not_estimable_rate") else len(group)
+                rows.append((*cell, estimand, *rest, name, value, mcse, n_sim))
     return pd.DataFrame(rows, columns=PAIR_COLUMNS)
 
 
 def per_replicate_family(results: pd.DataFrame, alpha: float = 0.05, truth_column: str = "truth") -> pd.DataFrame:
-    """Per replicate and model: tests, true nulls, rejections (V false, S true), coverage share."""
-    ok = _flags(_ok(results), alpha, truth_column)
+    """Per replicate and model: tests, true nulls, rejections (V false, S true), coverage share.
+
+    ``n_tests``, ``n_null`` and ``covered`` count the estimable tests; ``n_nonnull`` every planted
+    pair (a planted pair without an estimate is a miss); ``n_not_estimable`` the pairs without one.
+    """
+    ok = _flags(_ran(results), alpha, truth_column)
     if ok["family"].nunique(dropna=False) > 1:  # also the whole grid, each test adjusted within its own family
         ok = pd.concat([ok, ok.assign(family="all")], ignore_index=True)
     keys = CELL_FACTORS + ["model", "inference", "family", "replicate"]
+    est_ok = ok["estimable"]
     ok["false_adj"] = ok["is_null"] & ok["rejected_adjusted"]
     ok["true_adj"] = ~ok["is_null"] & ok["rejected_adjusted"]
     ok["false_raw"] = ok["is_null"] & ok["rejected_raw"]
     ok["true_raw"] = ~ok["is_null"] & ok["rejected_raw"]
     ok["nonnull"] = ~ok["is_null"]
+    ok["null_estimable"] = ok["is_null"] & est_ok
+    ok["not_estimable"] = ~est_ok
+    ok["covered"] = ok["covered"].where(est_ok.to_numpy(), np.nan).astype("float64")
     truth = ok["truth"].to_numpy(float)
     with np.errstate(divide="ignore", invalid="ignore"):
-        ok["rel_error"] = np.where(ok["nonnull"], (ok["estimate"].to_numpy(float) - truth) / truth, np.nan)
+        ok["rel_error"] = np.where(ok["nonnull"] & est_ok, (ok["estimate"].to_numpy(float) - truth) / truth, np.nan)
     agg = ok.groupby(keys, sort=True, dropna=False).agg(
-        n_tests=("is_null", "size"), n_null=("is_null", "sum"), n_nonnull=("nonnull", "sum"),
+        n_tests=("estimable", "sum"), n_null=("null_estimable", "sum"), n_nonnull=("nonnull", "sum"),
+        n_not_estimable=("not_estimable", "sum"), n_pairs=("is_null", "size"),
         v_adjusted=("false_adj", "sum"), s_adjusted=("true_adj", "sum"),
         v_raw=("false_raw", "sum"), s_raw=("true_raw", "sum"),
         covered=("covered", "mean"), mean_relative_error=("rel_error", "mean"),
@@ -160,7 +198,10 @@ def performance_by_cell(results: pd.DataFrame, alpha: float = 0.05, estimands: d
     ``type1_error_per_test`` and ``power_per_test`` (raw p < alpha, pooled over the tests of the
     family), ``power_per_test_adjusted``, ``power_any`` (at least one true effect detected after
     adjustment), ``coverage`` (share of intervals covering the truth), ``relative_bias`` (mean of
-    (est - truth) / truth over planted effects), ``failure_rate``.
+    (est - truth) / truth over planted effects), ``failure_rate`` (replicates that raised, over the
+    replicates attempted), ``not_estimable_rate`` (per replicate, the share of its pairs reported
+    without an estimate, averaged over the replicates that ran) and ``replicates_with_not_estimable``
+    (share of the replicates that ran with at least one such pair).
     """
     frames = [_performance_by_cell(results, alpha, name, column)
               for name, column in _estimands(results, estimands).items()]
@@ -170,7 +211,7 @@ def performance_by_cell(results: pd.DataFrame, alpha: float = 0.05, estimands: d
 
 def _performance_by_cell(results: pd.DataFrame, alpha: float, estimand: str, truth_column: str) -> pd.DataFrame:
     fam = per_replicate_family(results, alpha, truth_column)
-    failed = results[results["status"] != "ok"].groupby(CELL_FACTORS, sort=True)["replicate"].nunique()
+    failed = results[results["status"] == "failed"].groupby(CELL_FACTORS, sort=True)["replicate"].nunique()
     attempted = results.groupby(CELL_FACTORS, sort=True)["replicate"].nunique()
     rows = []
     for key, g in fam.groupby(CELL_FACTORS + ["model", "inference", "family"], sort=True, dropna=False):
@@ -207,6 +248,8 @@ def _performance_by_cell(results: pd.DataFrame, alpha: float, estimand: str, tru
             add("power_any", mean_of((g.loc[has_nonnull, "s_adjusted"] > 0), binary=True))
             add("relative_bias", mean_of(g.loc[has_nonnull, "mean_relative_error"]))
         add("coverage", mean_of(g["covered"]))
+        add("not_estimable_rate", mean_of(g["n_not_estimable"] / g["n_pairs"]))
+        add("replicates_with_not_estimable", mean_of(g["n_not_estimable"] > 0, binary=True))
         n_attempted = int(attempted.get(cell, n))
         add("failure_rate", (n_failed / n_attempted, float(np.sqrt(n_failed / n_attempted * (1 - n_failed / n_attempted)
                                                                     / n_attempted)), n_attempted))

@@ -82,6 +82,52 @@ METHOD_OPTIONS = ("n_permutations", "level_year", "baseline_year", "covariates",
                   "target_r_per_mde")
 
 
+def study_options(validate: dict, estimate: dict, target_r_per_mde: float, confirmatory=()) -> dict:
+    """The keyword arguments of ``whole_path_replicate`` from params.yaml's ``validate`` and ``estimate``
+    groups (the notebook's parameters), the calibrated MDE and the registered confirmatory family:
+    the same settings in the report (06 notebook) and the benchmark."""
+    return dict(target_r_per_mde=float(target_r_per_mde), n_permutations=int(validate["study_n_permutations"]),
+                level_year=int(estimate["level_year"]), baseline_year=int(estimate["baseline_year"]),
+                covariates=estimate["covariates"], primary_method=estimate["primary_method"],
+                alpha=float(estimate["alpha"]), fdr_method=estimate["fdr_method"], power=float(estimate["power"]),
+                aggregation=estimate["aggregation"], periods=list(validate["periods"]),
+                features_on_fail=validate["features_on_fail"], confirmatory=list(confirmatory or []))
+
+
+ATTENUATION_COLUMNS = ["icc1", "n_datasets", "corr_score_trait", "sd_trait_given_covariates", "attenuation"]
+
+
+def attenuation(icc1_levels, seed: int, n_datasets: int) -> pd.DataFrame:
+    """How much weaker a planted latent partial r looks in the measured area score, per ICC(1), as the
+    generator implies (columns ``ATTENUATION_COLUMNS``).
+
+    ``corr_score_trait``: for ``n_datasets`` synthetic data sets without planted effects or threats
+    (seeded from ``SeedSequence([seed, k])``), the realised correlation of each feature's area mean
+    score with its latent trait (``truth['attenuation']['realised_corr_mean_trait']``: final answers
+    after Likert coarsening, reverse coding and missing answers), averaged over features and data sets.
+    Its square is the score's reliability ``rho``. The estimate is a *partial* association given the
+    covariates, and the covariates explain part of the trait but none of the measurement error, so the
+    partial r is attenuated by ``attenuation = sqrt(s^2 / (s^2 + 1 / rho - 1))``, with ``s`` the SD of
+    the trait given the covariates (``simulate.trait_sd_given_covariates``). A planted latent partial
+    r shows up in the measured score as about ``attenuation x r``.
+    """
+    from .. import simulate
+    rows = []
+    for icc in sorted({float(x) for x in icc1_levels}):
+        design = simulate.SimulationDesign(icc1_target=icc, effect_scale=0.0, informative_nonresponse=False,
+                                           unmeasured_confounder=False)
+        values = []
+        for k in range(int(n_datasets)):
+            data_seed = int(np.random.SeedSequence([int(seed), k]).generate_state(1)[0])
+            truth = simulate.generate(data_seed, design, with_fieldwork=False).truth
+            values += [float(v) for v in truth["attenuation"]["realised_corr_mean_trait"].values()]
+        corr = float(np.mean(values))
+        sd_t = simulate.trait_sd_given_covariates(design)
+        partial = float(np.sqrt(sd_t ** 2 / (sd_t ** 2 + 1 / corr ** 2 - 1)))
+        rows.append((icc, int(n_datasets), corr, sd_t, partial))
+    return pd.DataFrame(rows, columns=ATTENUATION_COLUMNS)
+
+
 def generator_design(cell: Cell, target_r_per_mde: float):
     """The generator's design for a cell: how a fraction of the MDE becomes the generator's effect size.
 
@@ -107,8 +153,10 @@ def generator_design(cell: Cell, target_r_per_mde: float):
 
 @functools.lru_cache(maxsize=1)
 def _matcher_and_reference():
+    """The reference tables the stages read from data/raw/reference, read once per process (worker)."""
     from ..areas import AreaMatcher, load_forces
-    return AreaMatcher.from_reference(), load_forces()
+    from ..clean.labels import Synonyms
+    return AreaMatcher.from_reference(), load_forces(), Synonyms.load()
 
 
 # Only these raw folders feed the estimate; fieldwork is descriptive (themes, quotes) and never enters it.
@@ -135,7 +183,7 @@ def run_whole_path(files: dict[str, bytes], *, estimate_seed: int, n_permutation
     from ..estimation import estimate_associations
     from ..measurement import area_features, area_scores
 
-    matcher, reference = _matcher_and_reference()
+    matcher, reference, synonyms = _matcher_and_reference()
     with tempfile.TemporaryDirectory(prefix="instep-validate-") as tmp:
         root = Path(tmp)
         for rel, content in files.items():
@@ -143,7 +191,7 @@ def run_whole_path(files: dict[str, bytes], *, estimate_seed: int, n_permutation
                 target = root / rel
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_bytes(content)
-        survey = clean_survey(root / "survey", matcher)
+        survey = clean_survey(root / "survey", matcher, synonyms=synonyms)
         outcomes = clean_outcomes(root / "outcomes", matcher)
         covs = clean_covariates(root / "reference", matcher)
     method = "raw" if aggregation in ("raw", "raw_mean") else "adjusted"
@@ -208,12 +256,20 @@ def tidy_estimates(est: pd.DataFrame, method: str, n_permutations: int, fdr_meth
     same fits are also recorded with ``inference = 'hc3_t'`` (the stage's HC3 t p-values and
     intervals, computed alongside, adjusted by the stage's own ``multiplicity.adjust``): continuous
     p-values on which FWER, FDR and adjusted power are meaningful at any B.
+
+    ``status`` is ``ok``, or ``not_estimable`` for a pair the stage reports without an estimate
+    (a feature constant across areas or collinear with the covariates, too few areas); ``error``
+    then holds the stage's reason (its ``note``).
     """
     from ..estimation import multiplicity
     keep = ["model", "feature", "outcome", "outcome_period", "estimate", "se_hc3", "ci_low", "ci_high",
             "p_value", "p_adjusted", "n_areas", "mde_r", "family"]
+    not_estimable = est["estimate"].isna().to_numpy()
+    status = np.where(not_estimable, "not_estimable", "ok")
+    error = pd.Series(est["note"].astype("string").to_numpy(), dtype="string").where(not_estimable, pd.NA)
     primary = est[keep].rename(columns={"se_hc3": "se"}).assign(
-        inference=f"{method} B={n_permutations}" if n_permutations else "hc3_t")
+        inference=f"{method} B={n_permutations}" if n_permutations else "hc3_t",
+        status=status, error=error.to_numpy())
     parts = [primary]
     if n_permutations:
         hc3 = est[keep[:-1] + ["p_hc3", "ci_low_hc3", "ci_high_hc3"]].drop(columns=["p_value", "p_adjusted",
@@ -221,10 +277,11 @@ def tidy_estimates(est: pd.DataFrame, method: str, n_permutations: int, fdr_meth
         hc3 = hc3.rename(columns={"p_hc3": "p_value", "ci_low_hc3": "ci_low", "ci_high_hc3": "ci_high"})
         hc3["family"] = est["family"].to_numpy()
         hc3 = multiplicity.adjust(hc3, fdr_method).drop(columns=["q_bh", "p_holm"])
-        parts.append(hc3.rename(columns={"se_hc3": "se"}).assign(inference="hc3_t"))
+        parts.append(hc3.rename(columns={"se_hc3": "se"}).assign(inference="hc3_t", status=status,
+                                                                  error=error.to_numpy()))
     out = pd.concat(parts, ignore_index=True)
     return out.astype({"feature": "string", "outcome": "string", "outcome_period": "string", "model": "string",
-                       "inference": "string", "family": "string"})
+                       "inference": "string", "family": "string", "status": "string", "error": "string"})
 
 
 def whole_path_replicate(cell: Cell, seed_seq: np.random.SeedSequence, *, target_r_per_mde: float,
@@ -242,7 +299,7 @@ def whole_path_replicate(cell: Cell, seed_seq: np.random.SeedSequence, *, target
     """
     from .. import simulate
     generate_seed, estimate_seed = (int(x) for x in seed_seq.generate_state(2, dtype=np.uint32))
-    data = simulate.generate(generate_seed, generator_design(cell, target_r_per_mde))
+    data = simulate.generate(generate_seed, generator_design(cell, target_r_per_mde), with_fieldwork=False)
     est = run_whole_path(data.files, estimate_seed=estimate_seed, n_permutations=n_permutations,
                          level_year=level_year, baseline_year=baseline_year, covariates=covariates,
                          primary_method=primary_method, alpha=alpha, fdr_method=fdr_method, power=power,
@@ -267,7 +324,7 @@ def calibrate(seed: int, *, level_year: int, baseline_year: int, covariates="aut
     findings report states, so "effect = MDE" in the study means the same thing.
     """
     from .. import simulate
-    data = simulate.generate(int(seed), simulate.SimulationDesign(effect_scale=0.0))
+    data = simulate.generate(int(seed), simulate.SimulationDesign(effect_scale=0.0), with_fieldwork=False)
     est = run_whole_path(data.files, estimate_seed=int(seed), n_permutations=0, level_year=level_year,
                          baseline_year=baseline_year, covariates=covariates, alpha=alpha, power=power,
                          aggregation=aggregation, periods=("level",))

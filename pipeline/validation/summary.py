@@ -104,17 +104,65 @@ def headline(summary: pd.DataFrame, *, icc1: float, effect_fraction: float, prim
     return out
 
 
-def headline_sentence(h: dict, alpha: float) -> str:
+def headline_sentence(h: dict, alpha: float, attenuation: float | None = None, mde_r: float | None = None) -> str:
+    """The plain-language power sentence. With ``attenuation`` (``study.attenuation``) it also says how strong
+    the planted latent association looks in the measured score, and with ``mde_r`` how that compares with the MDE."""
     if not h:
         return "The design has no cell at this ICC(1) and effect, so no headline power is given."
-    text = (f"At {h['n_areas']} areas in the fit and ICC(1) = {h['icc1']:g}, the chance of detecting a planted "
-            f"association of r = {h['effect_r']:.2f} (latent partial correlation given the covariates) at "
-            f"p < {alpha:g} is {100 * h['power']:.0f} % (Monte Carlo SE {100 * h['power_mcse']:.1f} points, "
-            f"{h['n_sim']} replicates)")
+    seen = ""
+    if attenuation is not None:
+        seen = f"; the measured area score shows about r = {attenuation * h['effect_r']:.2f}"
+        if mde_r:
+            seen += f", {attenuation * h['effect_r'] / mde_r:.2f} x the MDE of {mde_r:.2f}"
+    text = (f"At {h['n_areas']} areas in the fit and ICC(1) = {h['icc1']:g}, the chance that one test (no "
+            f"multiplicity adjustment) detects a planted association of r = {h['effect_r']:.2f} (latent partial "
+            f"correlation given the covariates{seen}) at p < {alpha:g} is {100 * h['power']:.0f} % (Monte Carlo SE "
+            f"{100 * h['power_mcse']:.1f} points, {h['n_sim']} replicates)")
     if "power_adjusted" in h:
         text += (f"; after the Benjamini-Hochberg adjustment across the {h['n_tests']} tests of the grid it is "
                  f"{100 * h['power_adjusted']:.0f} % (MCSE {100 * h['power_adjusted_mcse']:.1f})")
     return text + "."
+
+
+POWER_KINDS = {  # column -> (measure, family, inference: 'primary' or 'adjusted')
+    "one_test_unadjusted": ("power_per_test", "all", "primary"),
+    "confirmatory_holm": ("power_per_test_adjusted", "confirmatory", "primary"),
+    "grid_adjusted": ("power_per_test_adjusted", "all", "adjusted"),
+    "any_discovery": ("power_any", "all", "adjusted"),
+}
+
+
+def power_by_test(summary: pd.DataFrame, *, attenuation: dict, mde_r: float, primary_inference: str,
+                  adjusted_inference: str = "hc3_t", estimand: str = "structural") -> pd.DataFrame:
+    """Power (%) of each kind of test in every cell with a planted effect and no threat (core and observed).
+
+    Columns: ``cell_key, role, icc1, latent_r, expected_observed_r`` (latent r x ``attenuation[icc1]``),
+    then per kind in ``POWER_KINDS`` its value and ``<kind>_mcse`` (percentage points): one test without
+    adjustment (the power the MDE is defined by), the registered confirmatory planted pair(s) with Holm
+    within that family, every planted pair after its family's adjustment, and any discovery. A family
+    the summary lacks (e.g. no confirmatory family) gives NaN.
+    """
+    rows = summary[(summary["estimand"] == estimand) & (summary["effect_fraction"] > 0)
+                   & ~summary["informative_nonresponse"].astype(bool) & ~summary["unmeasured_confounder"].astype(bool)]
+    single_family = None if (rows["family"] == "all").any() else (rows["family"].iloc[0] if len(rows) else None)
+    out = []
+    for key, g in rows.groupby("cell_key", sort=False):
+        first = g.iloc[0]
+        rec = {"cell_key": key, "role": first["role"], "icc1": float(first["icc1"]),
+               "latent_r": round(float(first["effect_r"]), 3),
+               "expected_observed_r": round(float(first["effect_r"]) * float(attenuation.get(float(first["icc1"]),
+                                                                                             np.nan)), 3)}
+        for column, (measure, family, which) in POWER_KINDS.items():
+            family = single_family if family == "all" and single_family is not None else family
+            inference = primary_inference if which == "primary" else adjusted_inference
+            hit = g[(g["measure"] == measure) & (g["family"] == family) & (g["inference"] == inference)]
+            rec[column] = round(100 * float(hit["value"].iloc[0]), 1) if len(hit) else np.nan
+            rec[column + "_mcse"] = round(100 * float(hit["mcse"].iloc[0]), 1) if len(hit) else np.nan
+        out.append(rec)
+    table = pd.DataFrame(out)
+    if table.empty:
+        return table
+    return table.sort_values(["role", "icc1", "latent_r"], ignore_index=True)
 
 
 def n_tests_per_replicate(results: pd.DataFrame, inference: str) -> int:
@@ -122,6 +170,43 @@ def n_tests_per_replicate(results: pd.DataFrame, inference: str) -> int:
     if ok.empty:
         return 0
     return int(ok.groupby(["cell_key", "replicate"]).size().median())
+
+
+ESTIMABILITY_COLUMNS = ["cell_key", "replicates", "failed", "failed_pct", "with_not_estimable",
+                        "with_not_estimable_pct", "pairs_not_estimable_pct", "reasons"]
+
+
+def estimability(results: pd.DataFrame, inference: str | None = None) -> pd.DataFrame:
+    """Per cell: replicates attempted, replicates that raised (``failed``), replicates that ran but
+    reported at least one pair without an estimate, the share of pairs without one, and why.
+
+    ``inference``: count pairs of that inference only (the study records each pair once per
+    inference; estimability does not depend on it). Reasons are the estimate stage's
+    "not estimable: ..." texts and the failed replicates' errors, with their counts.
+    """
+    import re
+    rows = []
+    for cell_key, g in results.groupby("cell_key", sort=True):
+        attempted = g["replicate"].nunique()
+        failed = g.loc[g["status"] == "failed", "replicate"].nunique()
+        ran = g[g["status"].isin(["ok", "not_estimable"])]
+        if inference is not None:
+            ran = ran[ran["inference"] == inference]
+        bad = ran[ran["status"] == "not_estimable"]
+        texts = [m.group(0) if (m := re.search(r"not estimable: [^;]*", str(e))) else str(e)
+                 for e in bad.drop_duplicates(["replicate", "feature"])["error"]]
+        texts += [str(e)[:120] for e in g.loc[g["status"] == "failed", "error"]]
+        counts = pd.Series(texts, dtype="object").value_counts() if texts else pd.Series(dtype="int64")
+        reasons = "; ".join(f"{t} ({n}x)" for t, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+        with_bad = bad["replicate"].nunique()
+        n_ran = ran["replicate"].nunique()
+        rows.append({"cell_key": cell_key, "replicates": int(attempted), "failed": int(failed),
+                     "failed_pct": 100 * failed / attempted if attempted else np.nan,
+                     "with_not_estimable": int(with_bad),
+                     "with_not_estimable_pct": 100 * with_bad / n_ran if n_ran else np.nan,
+                     "pairs_not_estimable_pct": 100 * len(bad) / len(ran) if len(ran) else np.nan,
+                     "reasons": reasons})
+    return pd.DataFrame(rows, columns=ESTIMABILITY_COLUMNS)
 
 
 def effect_label(fraction: float, mde_r: float) -> str:

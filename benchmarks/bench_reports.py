@@ -3,9 +3,10 @@
 Naive chain (what a notebook pipeline often does): per area, one after another, the ``papermill`` CLI
 then the ``jupyter nbconvert`` CLI (two fresh Python processes and a kernel per area).
 In Step's way, what ``make repro`` does (``pipeline.orchestrate``, step 2): the ``profile@<area>`` stage
-commands read from dvc.yaml through DVC's API (timed: that is how the orchestrator finds stale stages),
-run in ``--jobs`` worker processes that keep a kernel warm between areas (``pipeline.warm_kernel``).
-Not included: recording the stages in dvc.lock afterwards (``orchestrate`` prints that phase's time).
+commands, as DVC resolves them from dvc.yaml (reading them is timed too), run in ``--jobs`` worker
+processes that keep a kernel warm between areas (``pipeline.warm_kernel``). Not included: finding the
+stale stages and recording them in dvc.lock afterwards (``orchestrate`` prints that phase's time).
+Both ways take each area's notebook parameters from the same stage command.
 
 Prints wall time of each way, the median seconds per profile and the speed-up ratio. Writes only to a
 temporary folder (reports/ is untouched: each command's ``--out`` is redirected). Needs the processed
@@ -32,35 +33,40 @@ import yaml
 from pipeline import paths, warm_kernel
 from pipeline.config import load_params
 from pipeline.notebook import KERNEL_NAME, notebook_parameters
+from pipeline.notebook import _parser as notebook_cli
+from pipeline.orchestrate import PROFILE_PREFIX
 
-NOTEBOOK = paths.NOTEBOOKS / "05_area_profile.ipynb"
 BIN = Path(sys.executable).parent
 
 
-def naive_one(area: str, params: dict, out_dir: Path) -> float:
+def naive_one(stage_argv: list[str], params: dict, out_dir: Path) -> float:
+    """papermill CLI, then jupyter nbconvert CLI, with the parameters the stage command would pass."""
     start = time.perf_counter()
+    stage = notebook_cli().parse_args(stage_argv)
+    area = stage.area
     param_file = out_dir / f"{area}.params.yaml"
-    param_file.write_text(yaml.safe_dump(notebook_parameters(["publish", "profile"], area, params)), encoding="utf-8")
+    param_file.write_text(yaml.safe_dump(notebook_parameters(stage.section, area, params)), encoding="utf-8")
     executed = out_dir / f"{area}.ipynb"
-    subprocess.run([str(BIN / "papermill"), str(NOTEBOOK), str(executed), "-k", KERNEL_NAME, "-f", str(param_file),
-                    "--cwd", str(paths.ROOT), "--no-progress-bar"], check=True, capture_output=True)
+    subprocess.run([str(BIN / "papermill"), str(paths.ROOT / stage.notebook), str(executed), "-k", KERNEL_NAME,
+                    "-f", str(param_file), "--cwd", str(paths.ROOT), "--no-progress-bar"], check=True,
+                   capture_output=True)
     subprocess.run([str(BIN / "jupyter"), "nbconvert", "--to", "html", "--no-input", "--template", "instep",
                     f"--TemplateExporter.extra_template_basedirs={paths.TEMPLATES}", str(executed)],
                    check=True, capture_output=True)
     return time.perf_counter() - start
 
 
-def profile_commands(areas: list[str], out_dir: Path) -> dict[str, str]:
-    """The profile stage commands as DVC resolves them from dvc.yaml, ``--out`` moved to ``out_dir``."""
+def profile_commands(areas: list[str], out_dir: Path) -> dict[str, list[str]]:
+    """Each area's profile stage command as DVC resolves it from dvc.yaml (the ``pipeline.notebook``
+    arguments), with ``--out`` moved to ``out_dir``."""
     from dvc.repo import Repo
     with Repo(str(paths.ROOT)) as repo:
-        commands = {s.addressing: s.cmd for s in repo.index.stages if s.addressing.startswith("profile@")}
+        commands = {s.addressing: s.cmd for s in repo.index.stages if s.addressing.startswith(PROFILE_PREFIX)}
     out = {}
     for area in areas:
-        argv = warm_kernel.notebook_argv(commands[f"profile@{area}"])
-        at = argv.index("--out")
-        argv[at + 1] = str(out_dir / area)
-        out[f"profile@{area}"] = shlex.join(["python", "-m", "pipeline.notebook", *argv])
+        argv = warm_kernel.notebook_argv(commands[f"{PROFILE_PREFIX}{area}"])
+        argv[argv.index("--out") + 1] = str(out_dir / area)
+        out[f"{PROFILE_PREFIX}{area}"] = argv
     return out
 
 
@@ -84,12 +90,14 @@ def main(argv: list[str] | None = None) -> int:
         naive_total = naive_times = None
         if not args.skip_naive:
             start = time.perf_counter()
-            naive_times = [naive_one(a, params, tmp / "naive") for a in areas]
+            naive_times = [naive_one(argv, params, tmp / "naive")
+                           for argv in profile_commands(areas, tmp / "naive").values()]
             naive_total = time.perf_counter() - start
             print(f"naive chain (papermill CLI + nbconvert CLI, serial): {naive_total:.1f} s; "
                   f"median {statistics.median(naive_times):.2f} s per profile")
         start = time.perf_counter()
-        commands = profile_commands(areas, tmp / "instep")
+        commands = {stage: shlex.join([*warm_kernel.STAGE_COMMAND, *argv])
+                    for stage, argv in profile_commands(areas, tmp / "instep").items()}
         results = warm_kernel.render_stage_commands(commands, args.jobs, progress=False)
         instep_total = time.perf_counter() - start
         failed = [r for r in results if r.returncode != 0]

@@ -29,7 +29,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from . import paths
-
 from .warm_kernel import StepResult, render_stage_commands, run_until_failure, split_commands
 
 PROFILE_PREFIX = "profile@"

@@ -225,9 +225,10 @@ def render_stage_commands(commands: dict[str, str], jobs: int, kernel_name: str 
         argvs[stage] = argv
     if not argvs:
         return []
-    notebooks = sorted({str(paths.ROOT / _parser().parse_args(a).notebook) for a in argvs.values()})
-    warm_up = "\n".join(dict.fromkeys(line for nb in notebooks for line in notebook_imports(Path(nb)).splitlines()))
-    kernels = {_parser().parse_args(a).kernel for a in argvs.values()}
+    parsed = [_parser().parse_args(argv) for argv in argvs.values()]
+    notebooks = sorted({paths.ROOT / args.notebook for args in parsed})
+    warm_up = "\n".join(dict.fromkeys(line for nb in notebooks for line in notebook_imports(nb).splitlines()))
+    kernels = {args.kernel for args in parsed}
     kernel_name = kernel_name or (kernels.pop() if len(kernels) == 1 else KERNEL_NAME)
     workers = max(1, min(jobs, len(argvs)))
     context = multiprocessing.get_context("spawn")  # no fork of a process that may hold threads (DVC)

@@ -1,20 +1,32 @@
 """Run the whole pipeline fast: ``python -m pipeline.orchestrate --jobs N`` (what ``make repro`` runs).
 
-1. ``dvc repro findings``: every upstream stage, one after another (DVC's own order);
-2. the ``profile@<area>`` stages that are not up to date, ``N`` at a time. By default (``--profiles
-   warm``) their commands, exactly as written in ``dvc.yaml``, run in ``N`` worker processes that each
-   keep one Jupyter kernel warm between areas (``pipeline.warm_kernel``), and the rendered stages are
-   then recorded in ``dvc.lock`` the way ``dvc commit`` records them (``commit_stages``). With
-   ``--profiles dvc`` each runs as its own ``dvc --wait-for-lock repro --single-item profile@<area>``
-   (stages with disjoint outputs may run at once; ``--wait-for-lock`` rides over DVC's brief global
-   lock at start, see PIPELINE_NOTES.md). A stage whose command is not ``python -m pipeline.notebook``
-   always takes the ``dvc`` path;
-3. ``dvc repro`` for the rest (the index and anything else), which also confirms nothing is stale.
+It does what ``dvc repro`` does for the stages of the root ``dvc.yaml`` (the same stages, commands, files
+and dvc.lock entries) but runs up to N stages at once where the stage graph allows, and runs the
+notebook stages in warm kernels:
 
-Either way the result is what a plain ``dvc repro`` gives (same commands, same files, same dvc.lock;
-``tests/test_warm_kernel.py`` compares the HTML byte for byte); only the profiles run in parallel. A
-failure anywhere stops the run with a non-zero exit code and names the failing stage; nothing is
-recorded in dvc.lock for a run with a failure.
+* **which stages, in which order**: DVC's stage graph (``repo.index.graph``) over the stages of dvc.yaml
+  and whatever they depend on. A stage is ready when every stage it depends on is done; then, as in
+  ``dvc repro``, it runs only if DVC says it changed (``Stage.changed``), so a stage whose inputs came
+  out the same is skipped. Among ready stages the one with more stages downstream of it starts first,
+  then dvc.yaml order (the estimate before the area profiles, which only the index waits for).
+* **running a stage** (``--executor warm``, the default): DVC's own steps around the command, as in
+  ``Stage.run`` (remove the outputs, restore from the run cache if DVC has this exact run, else run;
+  save, commit) and ``dvc repro`` (write the stage's dvc.lock entry), done by this process, which holds
+  DVC's repository lock throughout. The command itself runs in one of N worker processes that keep a
+  Jupyter kernel warm between notebooks (``pipeline.warm_kernel``: about 3 s of kernel start and imports
+  saved per stage) when it is ``python -m pipeline.notebook ...`` run from the repository root; any
+  other command runs through DVC's own ``cmd_run`` (a shell, as ``dvc repro`` runs it).
+* ``--executor dvc``: each stage as its own ``dvc --wait-for-lock repro --single-item STAGE`` process, N at
+  a time in the same order (DVC locks per path, so stages with disjoint outputs may run at once;
+  ``--wait-for-lock`` rides over the brief global lock at start, see PIPELINE_NOTES.md). Slower; it
+  exists to check the warm executor against DVC itself.
+
+Each stage is recorded in dvc.lock as soon as it finishes, so after a failure the finished stages stay
+recorded (as with ``dvc repro``); after a failure no new stage starts and the run exits non-zero naming
+the stage. At the end a fresh DVC repository object re-reads dvc.lock and confirms that no stage of
+dvc.yaml is stale, i.e. that a plain ``dvc repro`` now has nothing to do. ``tests/test_orchestrate.py``
+checks the scheduling and recording on a small DVC project; ``tests/test_e2e.py`` builds the real
+pipeline this way and compares it byte for byte with stages rerun by ``dvc repro``.
 """
 from __future__ import annotations
 
@@ -24,17 +36,18 @@ import shutil
 import subprocess
 import sys
 import time
+import traceback
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import ExitStack, chdir
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import paths
-from .warm_kernel import StepResult, render_stage_commands, run_until_failure, split_commands
+from .warm_kernel import StepResult, parse_notebook_command, run_until_failure, warm_pool
 
 PROFILE_PREFIX = "profile@"
-UPSTREAM_TARGET = "findings"
-
-Runner = Callable[[Sequence[str]], subprocess.CompletedProcess]
+EXECUTORS = ("warm", "dvc")
 
 
 def dvc_executable() -> str:
@@ -48,26 +61,153 @@ def dvc_executable() -> str:
     return found
 
 
-def _default_runner(command: Sequence[str]) -> subprocess.CompletedProcess:
+@dataclass
+class StageGraph:
+    """The stages to consider, most-depended-on first, and what each needs (names are DVC addressings,
+    e.g. ``profile@kent``)."""
+    order: list[str]
+    upstream: dict[str, set[str]]
+    stages: dict = field(default_factory=dict)  # name -> dvc Stage (empty when built from names only)
+
+
+def stage_graph(repo, dvcfile: Path) -> StageGraph:
+    """The stages of ``dvcfile`` plus every stage they depend on, from DVC's graph (edges point from a
+    stage to the stages whose outputs it reads)."""
+    import networkx as nx
+    graph = repo.index.graph
+    target = Path(dvcfile).resolve()
+    roots = [s for s in graph.nodes if Path(s.dvcfile.path).resolve() == target]
+    if not roots:
+        raise SystemExit(f"no stages in {dvcfile}")
+    nodes = set(roots)
+    for stage in roots:
+        nodes |= nx.descendants(graph, stage)
+    sub = graph.subgraph(nodes)
+    file_order = {stage: i for i, stage in enumerate(repo.index.stages)}
+    # ancestors in DVC's graph = the stages downstream of this one
+    order = sorted(nodes, key=lambda s: (-len(nx.ancestors(sub, s)), file_order.get(s, len(file_order))))
+    return StageGraph([s.addressing for s in order],
+                      {s.addressing: {u.addressing for u in sub.successors(s)} for s in order},
+                      {s.addressing: s for s in order})
+
+
+class WarmExecutor:
+    """Runs DVC stages in this process's repository (lock held by the caller): notebook commands in warm
+    kernels, others through DVC's ``cmd_run``; records each stage as ``dvc repro`` would."""
+
+    def __init__(self, graph: StageGraph, jobs: int) -> None:
+        self.graph = graph
+        self.jobs = max(1, jobs)
+        self._stack = ExitStack()
+        self._pool = None
+        self._recorded: list = []  # saved and committed, dvc.lock entry not yet written
+        self._threads = self._stack.enter_context(ThreadPoolExecutor(max_workers=self.jobs))
+        self.warm_commands = {}
+        for name, stage in graph.stages.items():
+            parsed = parse_notebook_command(stage.cmd) if isinstance(stage.cmd, str) else None
+            if parsed is not None and Path(stage.wdir).resolve() == paths.ROOT.resolve():
+                self.warm_commands[name] = parsed
+        self.kernel_name = self._kernel_name()
+
+    def _kernel_name(self) -> str | None:
+        from .notebook import KERNEL_NAME
+        kernels = sorted({args.kernel for args in self.warm_commands.values()})
+        name = KERNEL_NAME if KERNEL_NAME in kernels or not kernels else kernels[0]
+        # a stage asking for another kernel than the pool's runs through the shell, like dvc repro
+        self.warm_commands = {s: a for s, a in self.warm_commands.items() if a.kernel == name}
+        return name
+
+    def __enter__(self) -> WarmExecutor:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        try:
+            self._stack.close()  # waits for running stages
+        finally:
+            self.write_lock_entries()
+
+    def write_lock_entries(self) -> None:
+        """Write the dvc.lock entries of the stages recorded so far, one write per dvc.yaml.
+
+        Done once at the end (also after a failure or Ctrl-C): ``dvc repro`` writes after every stage,
+        which re-reads and rewrites the whole lock file, about 1 s a time here for 51 stages. Whether a
+        stage is stale depends only on its own entry, so deferring the writes changes no decision.
+        """
+        by_file: dict[str, list] = {}
+        for stage in self._recorded:
+            by_file.setdefault(stage.dvcfile.path, []).append(stage)
+        self._recorded = []
+        for group in by_file.values():
+            group[0].dvcfile.dump_stages(group, update_pipeline=False)
+
+    def _warm_pool(self):
+        """Started at the first notebook stage that has to run (none in a no-op run)."""
+        if self._pool is None:
+            notebooks = {paths.ROOT / args.notebook for args in self.warm_commands.values()}
+            self._pool = self._stack.enter_context(warm_pool(self.jobs, notebooks, self.kernel_name))
+        return self._pool
+
+    def submit(self, name: str) -> Future | None:
+        """Start stage ``name`` if DVC says it changed; None if it is up to date."""
+        from dvc.stage.cache import RunCacheNotFoundError
+        from .warm_kernel import _render_in_worker
+        stage = self.graph.stages[name]
+        if stage.frozen or not stage.changed():
+            return None
+        if stage.is_import or not stage.cmd:
+            raise SystemExit(f"stage {name} is not a command stage; run it with `dvc repro {name}`")
+        stage.remove_outs(ignore_remove=False, force=False)
+        try:
+            stage.repo.stage_cache.restore(stage)
+            done: Future = Future()
+            done.set_result(StepResult(name, 0, 0.0, "restored from the run cache"))
+            return done
+        except RunCacheNotFoundError:
+            stage.save_deps()
+        if name in self.warm_commands:
+            return self._warm_pool().submit(_render_in_worker, name, self.warm_commands[name].argv)
+        return self._threads.submit(_shell_stage, stage)
+
+    def record(self, result: StepResult) -> StepResult:
+        """Save and commit a stage whose command succeeded, as ``Stage.run`` does (its dvc.lock entry is
+        written by ``write_lock_entries``); a failure to record fails the stage."""
+        stage = self.graph.stages[result.stage]
+        try:
+            no_cache_outs = any(not out.use_cache for out in stage.outs if not (out.is_metric or out.is_plot))
+            stage.save(run_cache=not no_cache_outs)
+            stage.commit()
+        except Exception:  # noqa: BLE001 (reported as this stage's failure)
+            return StepResult(result.stage, 1, result.seconds, f"recording the stage failed:\n{traceback.format_exc()}")
+        self._recorded.append(stage)
+        return result
+
+
+def _shell_stage(stage) -> StepResult:
+    """A stage command that is not a notebook, run by DVC's own ``cmd_run`` (shell, cwd, environment)."""
+    from dvc.stage.run import cmd_run
+    start = time.perf_counter()
+    try:
+        cmd_run(stage)
+    except Exception as exc:  # noqa: BLE001 (StageCmdFailedError names the command and exit code)
+        return StepResult(stage.addressing, 1, time.perf_counter() - start, str(exc))
+    return StepResult(stage.addressing, 0, time.perf_counter() - start, "")
+
+
+def _dvc_stage(dvc: str, root: Path, name: str) -> StepResult:
     env = dict(os.environ, PYTHONHASHSEED=os.environ.get("PYTHONHASHSEED", "0"),
                MPLBACKEND=os.environ.get("MPLBACKEND", "Agg"))
-    return subprocess.run(list(command), cwd=paths.ROOT, capture_output=True, text=True, env=env)
-
-
-def run_step(stage: str, command: Sequence[str], runner: Runner = _default_runner) -> StepResult:
     start = time.perf_counter()
-    result = runner(command)
-    return StepResult(stage, result.returncode, time.perf_counter() - start,
-                      (result.stdout or "") + (result.stderr or ""))
+    result = subprocess.run([dvc, "--wait-for-lock", "repro", "--single-item", name], cwd=root,
+                            capture_output=True, text=True, env=env)
+    return StepResult(name, result.returncode, time.perf_counter() - start, result.stdout + result.stderr)
 
 
-def run_parallel(stages: Sequence[str], command_for: Callable[[str], Sequence[str]], jobs: int,
-                 runner: Runner = _default_runner) -> list[StepResult]:
-    """Run one command per stage, ``jobs`` at a time. After the first failure no new stage starts;
-    running ones finish. Results in completion order."""
-    jobs = max(1, jobs)
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
-        return run_until_failure(pool, list(stages), lambda s: pool.submit(run_step, s, command_for(s), runner), jobs)
+def _progress(start: float) -> Callable[[StepResult, int], None]:
+    def report(result: StepResult, done: int) -> None:
+        state = "ok" if result.returncode == 0 else "FAILED"
+        print(f"  {result.stage}: {state} in {result.seconds:.1f} s (done at {time.perf_counter() - start:.0f} s)",
+              flush=True)
+    return report
 
 
 def _fail(stage: str, output: str) -> None:
@@ -76,101 +216,79 @@ def _fail(stage: str, output: str) -> None:
     raise SystemExit(f"pipeline stopped: stage {stage} failed (see above)")
 
 
-def stale_stage_commands(prefix: str = PROFILE_PREFIX) -> dict[str, str]:
-    """The stages named ``prefix...`` that ``dvc repro`` would run now, with their commands (DVC's API)."""
+def stale_stages(root: Path, dvcfile: Path) -> list[str]:
+    """The stages of ``dvcfile`` that ``dvc repro`` would run now (a fresh repository object, so this
+    reads dvc.lock as written)."""
     from dvc.repo import Repo
-    with Repo(str(paths.ROOT)) as repo, repo.lock:
-        return {stage.addressing: stage.cmd for stage in repo.index.stages
-                if stage.addressing.startswith(prefix) and stage.changed()}
+    with Repo(str(root)) as repo, repo.lock:
+        graph = stage_graph(repo, dvcfile)
+        return [name for name, stage in graph.stages.items() if stage.changed()]
 
 
-def commit_stages(names: Sequence[str]) -> None:
-    """Record stages whose commands just ran outside ``dvc repro`` in dvc.lock and the cache.
-
-    The same steps as ``dvc commit --force NAME...`` (dvc 3.67 ``Repo.commit``: save, commit, one dump per
-    dvc.yaml), done in one pass: the command line re-collects the whole pipeline for each name it is
-    given, 116 s for the 42 profiles here against about 2 s for this.
-    """
+def orchestrate(jobs: int, *, executor: str = "warm", root: Path | None = None, dvcfile: Path | None = None,
+                dvc: str | None = None) -> list[StepResult]:
+    """Bring every stage of ``dvcfile`` (default: the root dvc.yaml) up to date, ``jobs`` at a time."""
     from dvc.repo import Repo
-    wanted = set(names)
-    with Repo(str(paths.ROOT)) as repo, repo.lock:
-        stages = [stage for stage in repo.index.stages if stage.addressing in wanted]
-        unknown = wanted - {stage.addressing for stage in stages}
-        if unknown:
-            raise SystemExit(f"cannot record unknown stages {sorted(unknown)} in dvc.lock")
-        by_file: dict[str, list] = {}
-        for stage in stages:
-            stage.save()
-            stage.commit()
-            by_file.setdefault(stage.dvcfile.path, []).append(stage)
-        for group in by_file.values():
-            group[0].dvcfile.dump_stages(group, update_pipeline=False)
+    root = Path(root or paths.ROOT)
+    dvcfile = Path(dvcfile or root / "dvc.yaml")
+    if executor not in EXECUTORS:
+        raise ValueError(f"executor must be one of {EXECUTORS}, not {executor!r}")
+    with chdir(root):  # DVC names stages and resolves run-cache paths from the working directory
+        return _orchestrate(jobs, executor, root, dvcfile, dvc)
 
 
-def orchestrate(jobs: int, runner: Runner = _default_runner, dvc: str | None = None, *, profiles: str = "warm",
-                stale: Callable[[str], dict[str, str]] = stale_stage_commands,
-                render: Callable[[dict[str, str], int], list[StepResult]] = render_stage_commands,
-                commit: Callable[[Sequence[str]], None] = commit_stages) -> list[StepResult]:
-    """Upstream stages, then the stale profiles (``profiles``: ``warm`` or ``dvc``), then the rest."""
-    dvc = dvc or dvc_executable()
-    log: list[StepResult] = []
-    print(f"[1/3] dvc repro {UPSTREAM_TARGET} (upstream stages, serial)", flush=True)
-    step = run_step(UPSTREAM_TARGET, [dvc, "repro", UPSTREAM_TARGET], runner)
-    log.append(step)
-    if step.returncode != 0:
-        _fail(_failed_stage(step.output) or UPSTREAM_TARGET, step.output)
-    print(f"      {step.seconds:.1f} s", flush=True)
+def _orchestrate(jobs: int, executor: str, root: Path, dvcfile: Path, dvc: str | None) -> list[StepResult]:
+    from dvc.repo import Repo
     start = time.perf_counter()
-    commands = stale(PROFILE_PREFIX)
-    warm, other = split_commands(commands) if profiles == "warm" else ({}, sorted(commands))
-    print(f"[2/3] {len(commands)} area profile(s) to render, {jobs} at a time"
-          + (f" in warm kernels ({len(warm)})" if warm else "")
-          + (f" through dvc repro ({len(other)})" if other else ""), flush=True)
-    if warm:
-        results = render(warm, jobs)
-        log.extend(results)
-        failures = [r for r in results if r.returncode != 0]
-        if failures:
-            _fail(failures[0].stage, failures[0].output)
-        commit(sorted(warm))
-    if other:
-        results = run_parallel(other, lambda s: [dvc, "--wait-for-lock", "repro", "--single-item", s], jobs, runner)
-        log.extend(results)
-        failures = [r for r in results if r.returncode != 0]
-        if failures:
-            _fail(failures[0].stage, failures[0].output)
-    print(f"      {time.perf_counter() - start:.1f} s", flush=True)
-    print("[3/3] dvc repro (index and anything left)", flush=True)
-    step = run_step("repro", [dvc, "repro"], runner)
-    log.append(step)
-    if step.returncode != 0:
-        _fail(_failed_stage(step.output) or "repro", step.output)
-    print(f"      {step.seconds:.1f} s", flush=True)
-    return log
-
-
-def _failed_stage(output: str) -> str | None:
-    """The stage DVC names in its failure message ("failed to reproduce 'x'"), if any."""
-    import re
-    match = re.search(r"failed to reproduce '([^']+)'", output) or re.search(r"Stage '([^']+)'.*failed", output)
-    return match.group(1) if match else None
+    if executor == "warm":
+        with Repo(str(root)) as repo, repo.lock:
+            graph = stage_graph(repo, dvcfile)
+            print(f"{len(graph.order)} stages in {dvcfile.name}; up to {jobs} at a time "
+                  f"(notebook stages in warm kernels)", flush=True)
+            with WarmExecutor(graph, jobs) as run:
+                results = run_until_failure(graph.order, run.submit, max(1, jobs), _progress(start),
+                                            upstream=graph.upstream, finish=run.record)
+    else:
+        with Repo(str(root)) as repo, repo.lock:
+            graph = stage_graph(repo, dvcfile)
+        dvc = dvc or dvc_executable()
+        print(f"{len(graph.order)} stages in {dvcfile.name}; up to {jobs} `dvc repro --single-item` at a time",
+              flush=True)
+        with ThreadPoolExecutor(max_workers=max(1, jobs)) as threads:
+            results = run_until_failure(graph.order, lambda name: threads.submit(_dvc_stage, dvc, root, name),
+                                        max(1, jobs), _progress(start), upstream=graph.upstream)
+    failures = [r for r in results if r.returncode != 0]
+    if failures:
+        _fail(failures[0].stage, failures[0].output)
+    print(f"ran {len(results)} of {len(graph.order)} stages in {time.perf_counter() - start:.1f} s", flush=True)
+    # with nothing run, the plan above already read dvc.lock afresh and found every stage up to date
+    stale = stale_stages(root, dvcfile) if results else []
+    if stale:
+        raise SystemExit(f"after the run DVC still finds stages stale: {', '.join(stale)}")
+    print(f"dvc.lock up to date: `dvc repro` has nothing to do ({len(graph.order)} stages checked)", flush=True)
+    return results
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--jobs", "-j", type=int, default=os.cpu_count() or 2, help="profiles rendered at once")
-    parser.add_argument("--profiles", choices=["warm", "dvc"], default="warm",
-                        help="warm: stage commands in warm-kernel workers, then recorded in dvc.lock (default); "
-                             "dvc: one `dvc repro --single-item` per stale profile")
+    parser.add_argument("--jobs", "-j", type=int, default=os.cpu_count() or 2, help="stages run at once")
+    parser.add_argument("--executor", choices=EXECUTORS, default="warm",
+                        help="warm: stage commands in this process's workers (notebooks in warm kernels), "
+                             "recorded in dvc.lock as dvc repro does (default); dvc: one "
+                             "`dvc repro --single-item` process per stage")
     args = parser.parse_args(argv)
-    # the same environment for dvc's stage processes and the warm workers (which inherit this one's)
+    # the same environment for every stage command as under `make repro`, and `python` in a stage
+    # command is this environment's python (as when the venv is activated)
     os.environ.setdefault("PYTHONHASHSEED", "0")
     os.environ.setdefault("MPLBACKEND", "Agg")
+    bin_dir = str(Path(sys.executable).parent)
+    if os.environ.get("PATH", "").split(os.pathsep)[0] != bin_dir:
+        os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
     start = time.perf_counter()
-    log = orchestrate(args.jobs, profiles=args.profiles)
+    log = orchestrate(args.jobs, executor=args.executor)
     profile_times = sorted(r.seconds for r in log if r.stage.startswith(PROFILE_PREFIX))
     print(f"done in {time.perf_counter() - start:.1f} s"
-          + (f"; {len(profile_times)} profiles, median {profile_times[len(profile_times) // 2]:.1f} s each (wall)"
+          + (f"; {len(profile_times)} profiles, median {profile_times[len(profile_times) // 2]:.1f} s each"
              if profile_times else ""))
     print(f"reports: {paths.REPORTS / 'index.html'} (findings: {paths.REPORTS / 'findings.html'}; "
           f"area profiles: {paths.REPORTS_AREAS}/)")

@@ -91,6 +91,9 @@ def kernel_side_reset() -> None:
             _FRESH_STATE["rc"] = sys.modules["matplotlib"].rcParams.copy()
     else:
         warnings.filters[:] = _FRESH_STATE["warnings"]
+        # a warning already shown (recorded in each module's __warningregistry__) must show again in the
+        # next notebook, as in a fresh kernel: bumping the filters version invalidates those records
+        getattr(warnings, "_filters_mutated", lambda: None)()
         if "matplotlib.pyplot" in sys.modules:
             sys.modules["matplotlib.pyplot"].close("all")
         if _FRESH_STATE.get("rc") is not None:
@@ -209,6 +212,32 @@ def _render_in_worker(stage: str, argv: list[str]) -> StepResult:
     return StepResult(stage, 0, time.perf_counter() - start, "")
 
 
+def warm_up_code(notebooks) -> str:
+    """The import statements of all ``notebooks``, once each: what every worker's kernel runs first."""
+    return "\n".join(dict.fromkeys(line for nb in sorted(set(notebooks))
+                                    for line in notebook_imports(nb).splitlines()))
+
+
+def warm_pool(jobs: int, notebooks, kernel_name: str) -> ProcessPoolExecutor:
+    """``jobs`` worker processes (started as tasks arrive), each holding a ``kernel_name`` kernel that has
+    run the imports of ``notebooks``. Submit ``_render_in_worker(stage, argv)``."""
+    context = multiprocessing.get_context("spawn")  # no fork of a process that may hold threads (DVC)
+    return ProcessPoolExecutor(max_workers=max(1, jobs), mp_context=context, initializer=_init_worker,
+                               initargs=(kernel_name, warm_up_code(notebooks)))
+
+
+def parse_notebook_command(cmd: str):
+    """The parsed ``pipeline.notebook`` arguments of a stage command (argparse namespace plus ``argv``),
+    or None if the command is anything else."""
+    from .notebook import _parser
+    argv = notebook_argv(cmd)
+    if argv is None:
+        return None
+    args = _parser().parse_args(argv)
+    args.argv = argv
+    return args
+
+
 def render_stage_commands(commands: dict[str, str], jobs: int, kernel_name: str | None = None,
                           progress: bool = True) -> list[StepResult]:
     """Run each stage's ``python -m pipeline.notebook`` command in ``jobs`` warm workers.
@@ -216,58 +245,76 @@ def render_stage_commands(commands: dict[str, str], jobs: int, kernel_name: str 
     ``commands``: stage name -> command as in dvc.yaml (each must pass ``notebook_argv``). After the first
     failure no new stage starts; running ones finish. Results in completion order.
     """
-    from .notebook import KERNEL_NAME, _parser
-    argvs = {}
+    from .notebook import KERNEL_NAME
+    parsed = {}
     for stage, cmd in commands.items():
-        argv = notebook_argv(cmd)
-        if argv is None:
+        parsed[stage] = parse_notebook_command(cmd)
+        if parsed[stage] is None:
             raise ValueError(f"stage {stage}: command is not `python -m pipeline.notebook ...`: {cmd}")
-        argvs[stage] = argv
-    if not argvs:
+    if not parsed:
         return []
-    parsed = [_parser().parse_args(argv) for argv in argvs.values()]
-    notebooks = sorted({paths.ROOT / args.notebook for args in parsed})
-    warm_up = "\n".join(dict.fromkeys(line for nb in notebooks for line in notebook_imports(nb).splitlines()))
-    kernels = {args.kernel for args in parsed}
+    kernels = {args.kernel for args in parsed.values()}
     kernel_name = kernel_name or (kernels.pop() if len(kernels) == 1 else KERNEL_NAME)
-    workers = max(1, min(jobs, len(argvs)))
-    context = multiprocessing.get_context("spawn")  # no fork of a process that may hold threads (DVC)
+    workers = max(1, min(jobs, len(parsed)))
+
     def report(result: StepResult, done: int) -> None:
         if progress:
             state = "ok" if result.returncode == 0 else "FAILED"
-            print(f"  {result.stage}: {state} in {result.seconds:.1f} s ({done}/{len(argvs)})", flush=True)
+            print(f"  {result.stage}: {state} in {result.seconds:.1f} s ({done}/{len(parsed)})", flush=True)
 
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker,
-                             initargs=(kernel_name, warm_up)) as pool:
-        return run_until_failure(pool, list(argvs), lambda stage: pool.submit(_render_in_worker, stage, argvs[stage]),
+    notebooks = [paths.ROOT / args.notebook for args in parsed.values()]
+    with warm_pool(workers, notebooks, kernel_name) as pool:
+        return run_until_failure(list(parsed), lambda stage: pool.submit(_render_in_worker, stage, parsed[stage].argv),
                                  workers, report)
 
 
-def run_until_failure(pool, stages: list[str], submit, workers: int, report=None) -> list[StepResult]:
-    """Submit one task per stage to ``pool`` (``submit(stage)`` returns a future of a ``StepResult``),
-    ``workers`` at a time; after the first failure no new stage starts and running ones finish.
-    Results in completion order; ``report(result, n_done)`` is called as each one ends."""
+def run_until_failure(stages: list[str], submit, workers: int, report=None, *,
+                      upstream: dict[str, set[str]] | None = None, finish=None) -> list[StepResult]:
+    """Run ``stages`` (in priority order), at most ``workers`` at a time, each after the stages it needs.
+
+    ``submit(stage)`` starts a stage and returns a future of its ``StepResult``, or None when there is
+    nothing to run (the stage counts as done). ``upstream``: stage -> stages that must be done first (names
+    outside ``stages`` are ignored). ``finish(result)``, if given, is called for each successful result as
+    it arrives and returns the result to keep (e.g. a failure if recording the stage failed). After the
+    first failure no new stage starts; running ones finish. Results in completion order; ``report(result,
+    n_done)`` is called as each one ends.
+    """
+    names = set(stages)
+    needs = {stage: set((upstream or {}).get(stage, ())) & names for stage in stages}
     results: list[StepResult] = []
     pending = list(stages)
+    done_ok: set[str] = set()
     failed = False
     running: dict = {}
-    while pending or running:
-        while pending and not failed and len(running) < workers:
-            stage = pending.pop(0)
-            running[submit(stage)] = stage
+    while True:
+        while not failed and len(running) < workers:
+            stage = next((s for s in pending if needs[s] <= done_ok), None)
+            if stage is None:
+                break
+            pending.remove(stage)
+            future = submit(stage)
+            if future is None:
+                done_ok.add(stage)
+            else:
+                running[future] = stage
         if not running:
             break
-        done, _ = wait(running, return_when=FIRST_COMPLETED)
-        for future in done:
+        finished, _ = wait(running, return_when=FIRST_COMPLETED)
+        for future in sorted(finished, key=lambda f: stages.index(running[f])):
             stage = running.pop(future)
             try:
                 result = future.result()
             except Exception as exc:  # noqa: BLE001 (e.g. a worker process killed: reported as that stage's failure)
                 result = StepResult(stage, 1, 0.0, f"{type(exc).__name__}: {exc}")
+            if result.returncode == 0 and finish is not None:
+                result = finish(result)
             results.append(result)
             if report is not None:
                 report(result, len(results))
-            failed = failed or result.returncode != 0
+            if result.returncode == 0:
+                done_ok.add(stage)
+            else:
+                failed = True
     return results
 
 

@@ -1,7 +1,5 @@
-"""Unit tests of pipeline.publish: disclosure control, peers, cartogram, findings tables, index, orchestrate."""
+"""Unit tests of pipeline.publish: disclosure control, peers, cartogram, findings tables, index."""
 from __future__ import annotations
-
-import subprocess
 
 import numpy as np
 import pandas as pd
@@ -11,7 +9,6 @@ from pipeline import paths
 from pipeline.areas import load_forces
 from pipeline.errors import InputError
 from pipeline.publish import cartogram, disclosure, findings, index, peers, profile
-from pipeline import orchestrate
 
 
 # --- disclosure -------------------------------------------------------------------------------------------
@@ -261,77 +258,6 @@ def test_index_page_links_reports_and_tiles(tmp_path):
     with pytest.raises(InputError, match="cartogram_feature"):
         index.cartogram_values(pd.DataFrame({"lcjp_id": ["a"], "feature": ["g"], "score": [1.0],
                                              "n_respondents": [5]}), "nope", 3)
-
-
-# --- orchestrate ------------------------------------------------------------------------------------------
-
-class FakeDvc:
-    def __init__(self, fail: str | None = None):
-        self.calls: list[list[str]] = []
-        self.fail = fail
-
-    def __call__(self, command):
-        self.calls.append(list(command))
-        code = 1 if self.fail and self.fail in command else 0
-        return subprocess.CompletedProcess(command, code, "", "boom" if code else "")
-
-
-PROFILE_COMMANDS = {"profile@b": "python -m pipeline.notebook notebooks/05_area_profile.ipynb --out reports/areas/b",
-                    "profile@a": "python -m pipeline.notebook notebooks/05_area_profile.ipynb --out reports/areas/a",
-                    "profile@x": "bash make_x.sh"}
-
-
-class FakeWarm:
-    def __init__(self, fail: str | None = None):
-        self.rendered: list[str] = []
-        self.committed: list[str] | None = None
-        self.fail = fail
-
-    def render(self, commands, jobs):
-        self.rendered = sorted(commands)
-        return [orchestrate.StepResult(s, 1 if s == self.fail else 0, 0.1, "cell 3 failed" if s == self.fail else "")
-                for s in sorted(commands)]
-
-    def commit(self, names):
-        self.committed = list(names)
-
-
-def test_orchestrate_warm_profiles_then_commit_then_rest():
-    fake, warm = FakeDvc(), FakeWarm()
-    log = orchestrate.orchestrate(2, runner=fake, dvc="dvc", stale=lambda prefix: dict(PROFILE_COMMANDS),
-                                  render=warm.render, commit=warm.commit)
-    assert fake.calls[0] == ["dvc", "repro", "findings"]
-    assert warm.rendered == ["profile@a", "profile@b"] and warm.committed == ["profile@a", "profile@b"]
-    # a command that is not pipeline.notebook goes through dvc repro
-    assert ["dvc", "--wait-for-lock", "repro", "--single-item", "profile@x"] in fake.calls
-    assert fake.calls[-1] == ["dvc", "repro"]
-    assert [r.returncode for r in log] == [0, 0, 0, 0, 0]
-
-
-def test_orchestrate_dvc_mode_runs_only_stale_profiles():
-    fake, warm = FakeDvc(), FakeWarm()
-    orchestrate.orchestrate(2, runner=fake, dvc="dvc", profiles="dvc", stale=lambda prefix: {"profile@a": "x"},
-                            render=warm.render, commit=warm.commit)
-    profile_calls = [c for c in fake.calls if "--single-item" in c]
-    assert profile_calls == [["dvc", "--wait-for-lock", "repro", "--single-item", "profile@a"]]
-    assert warm.rendered == [] and warm.committed is None
-
-
-def test_orchestrate_names_failing_stage_and_commits_nothing(capsys):
-    warm = FakeWarm(fail="profile@a")
-    with pytest.raises(SystemExit, match="profile@a"):
-        orchestrate.orchestrate(1, runner=FakeDvc(), dvc="dvc", stale=lambda prefix: dict(PROFILE_COMMANDS),
-                                render=warm.render, commit=warm.commit)
-    assert "FAILED: stage profile@a" in capsys.readouterr().err and warm.committed is None
-    with pytest.raises(SystemExit, match="profile@x"):
-        orchestrate.orchestrate(1, runner=FakeDvc(fail="profile@x"), dvc="dvc", profiles="dvc",
-                                stale=lambda prefix: dict(PROFILE_COMMANDS), render=warm.render, commit=warm.commit)
-
-
-def test_run_parallel_stops_starting_after_failure():
-    fake = FakeDvc(fail="s1")
-    results = orchestrate.run_parallel(["s1", "s2", "s3"], lambda s: ["dvc", "x", s], 1, fake)
-    assert [r.stage for r in results] == ["s1"]
 
 
 # --- notebooks --------------------------------------------------------------------------------------------

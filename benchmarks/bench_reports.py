@@ -2,10 +2,10 @@
 
 Naive chain (what a notebook pipeline often does): per area, one after another, the ``papermill`` CLI
 then the ``jupyter nbconvert`` CLI (two fresh Python processes and a kernel per area).
-In Step's way, what ``make repro`` does (``pipeline.orchestrate``, step 2): the ``profile@<area>`` stage
-commands, as DVC resolves them from dvc.yaml (reading them is timed too), run in ``--jobs`` worker
-processes that keep a kernel warm between areas (``pipeline.warm_kernel``). Not included: finding the
-stale stages and recording them in dvc.lock afterwards (``orchestrate`` prints that phase's time).
+In Step's way, what ``make repro`` does with these stages (``pipeline.orchestrate``): the ``profile@<area>``
+stage commands, as DVC resolves them from dvc.yaml (reading them is timed too), run in ``--jobs`` worker
+processes that keep a kernel warm between notebooks (``pipeline.warm_kernel``). Not included: DVC's checks
+and recording around each stage (``orchestrate`` prints each stage's time and the whole run's).
 Both ways take each area's notebook parameters from the same stage command.
 
 Prints wall time of each way, the median seconds per profile and the speed-up ratio. Writes only to a

@@ -37,10 +37,10 @@ import subprocess
 import sys
 import time
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack, chdir
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from . import paths
@@ -67,7 +67,7 @@ class StageGraph:
     e.g. ``profile@kent``)."""
     order: list[str]
     upstream: dict[str, set[str]]
-    stages: dict = field(default_factory=dict)  # name -> dvc Stage (empty when built from names only)
+    stages: dict  # name -> dvc Stage
 
 
 def stage_graph(repo, dvcfile: Path) -> StageGraph:
@@ -102,20 +102,15 @@ class WarmExecutor:
         self._pool = None
         self._recorded: list = []  # saved and committed, dvc.lock entry not yet written
         self._threads = self._stack.enter_context(ThreadPoolExecutor(max_workers=self.jobs))
-        self.warm_commands = {}
+        from .notebook import KERNEL_NAME
+        self.kernel_name = KERNEL_NAME
+        self.warm_commands = {}  # stage -> parsed `python -m pipeline.notebook` arguments
         for name, stage in graph.stages.items():
             parsed = parse_notebook_command(stage.cmd) if isinstance(stage.cmd, str) else None
-            if parsed is not None and Path(stage.wdir).resolve() == paths.ROOT.resolve():
+            # a notebook stage with another working directory or kernel runs through the shell, as in dvc repro
+            if (parsed is not None and parsed.kernel == KERNEL_NAME
+                    and Path(stage.wdir).resolve() == paths.ROOT.resolve()):
                 self.warm_commands[name] = parsed
-        self.kernel_name = self._kernel_name()
-
-    def _kernel_name(self) -> str | None:
-        from .notebook import KERNEL_NAME
-        kernels = sorted({args.kernel for args in self.warm_commands.values()})
-        name = KERNEL_NAME if KERNEL_NAME in kernels or not kernels else kernels[0]
-        # a stage asking for another kernel than the pool's runs through the shell, like dvc repro
-        self.warm_commands = {s: a for s, a in self.warm_commands.items() if a.kernel == name}
-        return name
 
     def __enter__(self) -> WarmExecutor:
         return self

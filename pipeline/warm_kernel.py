@@ -1,5 +1,5 @@
-"""Render many report notebooks in kernels kept warm between them (what ``make repro`` does for the
-area profiles).
+"""Render many report notebooks in kernels kept warm between them (what ``make repro`` does for every
+notebook stage).
 
 Measured here on the profile notebook: starting a Jupyter kernel costs about 0.8 s and importing
 pandas and matplotlib in it another 1.1 s, more than the notebook's own cells (about 1.2 s), and the
@@ -11,11 +11,10 @@ commands run in a few long-lived worker processes instead, each holding one kern
   ``reset(new_session=True)`` (variables, history, execution count), matplotlib's figures and
   rcParams and the warnings filters as they were after start-up. Only imported modules survive.
   ``tests/test_warm_kernel.py`` renders profiles both ways and compares the HTML byte for byte.
-* ``render_stage_commands`` runs DVC stage commands (``python -m pipeline.notebook ...``, exactly as
-  written in ``dvc.yaml``) ``jobs`` at a time in such workers.
-
-The orchestrator then records the rendered stages in ``dvc.lock`` (``pipeline.orchestrate``), so a
-plain ``dvc repro`` afterwards finds them up to date and would give the same files.
+* ``warm_pool`` starts such workers; ``render_stage_commands`` runs DVC stage commands
+  (``python -m pipeline.notebook ...``, exactly as written in ``dvc.yaml``) ``jobs`` at a time in them
+  (the benchmark), ``run_until_failure`` schedules stages over any pool (also used by
+  ``pipeline.orchestrate``, which records each stage in dvc.lock the way ``dvc repro`` does).
 """
 from __future__ import annotations
 
@@ -316,9 +315,3 @@ def run_until_failure(stages: list[str], submit, workers: int, report=None, *,
             else:
                 failed = True
     return results
-
-
-def split_commands(commands: dict[str, str]) -> tuple[dict[str, str], list[str]]:
-    """(stages runnable in a warm kernel -> command, other stages)."""
-    warm = {s: c for s, c in commands.items() if notebook_argv(c) is not None}
-    return warm, sorted(set(commands) - set(warm))

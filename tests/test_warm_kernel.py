@@ -48,8 +48,9 @@ def test_stage_command_parsing():
                     "--title", "In Step area profile - kent"]
     assert warm_kernel.notebook_argv("bash build.sh") is None
     assert warm_kernel.notebook_argv(["python -m pipeline.notebook a", "echo b"]) is None  # a list of commands
-    warm, other = warm_kernel.split_commands({"a": "python -m pipeline.notebook x.ipynb --out y", "b": "make b"})
-    assert list(warm) == ["a"] and other == ["b"]
+    parsed = warm_kernel.parse_notebook_command("python -m pipeline.notebook x.ipynb --out y --kernel k")
+    assert str(parsed.notebook) == "x.ipynb" and parsed.kernel == "k" and parsed.argv[0] == "x.ipynb"
+    assert warm_kernel.parse_notebook_command("make b") is None
 
 
 def test_notebook_imports_are_collected(tmp_path):

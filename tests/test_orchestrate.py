@@ -11,6 +11,9 @@ from contextlib import chdir
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+# imported at collection: `import dvc` binds its log handlers to the sys.stdout of that moment, which inside a
+# test is that test's capture, closed when the test ends
+import dvc.repo  # noqa: F401
 import pytest
 import yaml
 

@@ -22,6 +22,7 @@ import ast
 import json
 import multiprocessing
 import shlex
+import shutil
 import time
 import traceback
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -133,7 +134,7 @@ class WarmKernel:
 
     def _start(self) -> None:
         from jupyter_core.utils import run_sync
-        self.km = _kernel_manager_class()(kernel_name=self.kernel_name)
+        self.km = _kernel_manager_class()(kernel_name=self.kernel_name, **_local_transport())
         run_sync(self.km.start_kernel)(cwd=str(paths.ROOT))
         if self.warm_up_code:
             self._execute(self.warm_up_code)
@@ -174,8 +175,10 @@ class WarmKernel:
             try:
                 if self._alive_quietly():
                     run_sync(self.km.shutdown_kernel)(now=True)
-                run_sync(self.km.cleanup_resources)()
+                run_sync(self.km.cleanup_resources)()  # also removes the IPC socket files
             finally:
+                if self.km.transport == "ipc":
+                    shutil.rmtree(Path(self.km.ip).parent, ignore_errors=True)
                 self.km = None
 
     def _alive_quietly(self) -> bool:
@@ -183,6 +186,17 @@ class WarmKernel:
             return self.alive()
         except Exception:  # noqa: BLE001 (a half-started kernel: shut it down anyway)
             return True
+
+
+def _local_transport() -> dict:
+    """Unix-socket (IPC) transport where there are Unix sockets: the kernel is only ever reached from this
+    machine, and over TCP without keys recent ipykernel prints a warning at every start."""
+    import os
+    import tempfile
+    if os.name == "nt":
+        return {}
+    folder = tempfile.mkdtemp(prefix="instep-kernel-")
+    return {"transport": "ipc", "ip": os.path.join(folder, "kernel")}
 
 
 # --- worker processes ------------------------------------------------------------------------------------------

@@ -371,8 +371,10 @@ def _sigmoid(x):
 
 
 def _r(x: float, digits: int = 6) -> float:
-    """A float rounded for the truth file (stable text, no numpy types)."""
-    return float(round(float(x), digits))
+    """A float rounded for the truth file (stable text, no numpy types). A result that rounds to zero is
+    written as 0.0: its sign comes from the last bits of a LAPACK solve, which differ between CPUs (this
+    machine's OpenBLAS gave -0.0 where the committed file, made elsewhere, has 0.0)."""
+    return float(round(float(x), digits)) + 0.0
 
 
 def force_name_variants(force: _Force) -> list[str]:

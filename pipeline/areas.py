@@ -9,6 +9,7 @@ else is an error listing the closest known names: a name is never guessed.
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -36,7 +37,14 @@ def normalise_name(name: object) -> str:
     """Canonical form of an area name used for matching (not for display)."""
     if name is None or (isinstance(name, float) and pd.isna(name)):
         return ""
-    text = unicodedata.normalize("NFKC", str(name)).lower()
+    return _normalised_name_text(str(name))
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _normalised_name_text(name: str) -> str:
+    """``normalise_name`` of a string; cached, because the same few hundred spellings come back in every
+    file (and, in the validation study, in every replicate)."""
+    text = unicodedata.normalize("NFKC", name).lower()
     text = text.replace("&", " and ").replace("\u2019", "").replace("'", "").replace(".", "")
     text = re.sub(r"[^0-9a-z]+", " ", text).strip()
     changed = True

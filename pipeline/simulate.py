@@ -30,6 +30,7 @@ import functools
 import io
 import json
 import math
+import operator
 from datetime import datetime, timedelta
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -348,6 +349,10 @@ def _partnerships(forces: tuple[_Force, ...]) -> list[tuple[str, str, list[_Forc
 # --------------------------------------------------------------------------------------------------
 # Small helpers
 # --------------------------------------------------------------------------------------------------
+
+#: Sort key of long rows [area, period, measure/variable, ...]: by area, then measure, then period.
+_AREA_MEASURE_PERIOD = operator.itemgetter(0, 2, 1)
+
 
 def _csv_bytes(header: list[str], rows: list[list[str]], *, encoding: str = "utf-8", bom: bool = False,
                newline: str = "\n") -> bytes:
@@ -814,7 +819,7 @@ def _survey(rng, rng_text, design, partnerships, features, traits):
               "comments"]
     styles = ["plain", "title", "mixed"]
     by_file: list[list[list[str]]] = [[], [], []]
-    records.sort(key=lambda r: (r[0], r[2], r[1]))
+    records.sort(key=operator.itemgetter(0, 2, 1))  # by file, submitted time, respondent
     label_rows = []
     for f in range(3):  # one draw per export file, whole matrix at once
         mine = [r for r in records if r[0] == f]
@@ -1050,7 +1055,7 @@ def _covariates(rng, design, partnerships, z_cov, source_text):
                 rows.append([force.pfa_name, _fy(y, "/"), "recorded_crime_per_1000", f"{crime:.2f}", source_text])
                 off = officers * (1 - 0.015 * (y - 2010)) * math.exp(0.02 * rng.standard_normal())
                 rows.append([force.pfa_name, _fy(y, "-"), "officers_per_1000", f"{off:.3f}", source_text])
-    rows.sort(key=lambda r: (r[0], r[2], r[1]))
+    rows.sort(key=_AREA_MEASURE_PERIOD)
     return _csv_bytes(["area", "period", "variable", "value", "source"], rows), levels
 
 
@@ -1111,7 +1116,7 @@ def _outcomes(rng, design, partnerships, features, traits, z_cov, confounder, ar
                     rows.extend([name, labels[t], measure, f"{100.0 * nums[t] / dens[t]:.4f}", str(nums[t]),
                                  str(dens[t]), source_text] for t in range(n_y))
     header = ["area", "period", "measure", "value", "numerator", "denominator", "source"]
-    files = {f"outcomes/{name}": _csv_bytes(header, sorted(rows, key=lambda r: (r[0], r[2], r[1])))
+    files = {f"outcomes/{name}": _csv_bytes(header, sorted(rows, key=_AREA_MEASURE_PERIOD))
              for name, rows in by_file.items()}
     files["outcomes/measures.csv"] = _csv_bytes(
         ["measure", "description", "unit", "higher_is_better"],

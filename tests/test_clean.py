@@ -357,3 +357,43 @@ def test_notebook_parameters_match_params_yaml_and_no_outputs():
         for key, value in params[group].items():
             assert defaults[key] == value, (group, key)
     assert "report.banner" in code[1].source and "report.footer" in code[-1].source
+
+
+def test_parse_periods_takes_each_rows_label_values():
+    """parse_periods parses distinct labels once and takes them by position: the same as one parse per row."""
+    from pipeline.clean.periods import COLUMNS, parse_period, parse_periods
+    labels = ["2014", " 2014/15", "2014 Q3", "Q3 2014", "FY2014-2015", "2014.0", "2013/15", "bad", "", None, "2014"]
+    values = pd.Series(labels * 2, dtype="string", index=range(10, 10 + 2 * len(labels)))
+    out = parse_periods(values)
+    assert list(out.columns) == COLUMNS and out.index.equals(values.index)
+    for label, (_, row) in zip(values, out.iterrows()):
+        start, text, kind, year, problem = parse_period(label)
+        assert (pd.isna(row["period_start"]) and pd.isna(start)) or row["period_start"] == start
+        assert (pd.isna(row["period_label"]) and text is None) or row["period_label"] == text
+        assert (pd.isna(row["period_type"]) and kind is None) or row["period_type"] == kind
+        assert (pd.isna(row["year"]) and year is None) or row["year"] == year
+        assert (pd.isna(row["period_problem"]) and problem is None) or row["period_problem"] == problem
+    assert str(out["period_start"].dtype) == "datetime64[us]" and str(out["year"].dtype) == "Int64"
+    assert parse_periods(pd.Series([], dtype="string")).empty
+
+
+def test_reconcile_counts_and_failures():
+    """reconcile's integer-coded counting: per-file counts, and every inconsistency still raises."""
+    from pipeline.clean.quarantine import reconcile
+    accepted = pd.DataFrame({"source_file": pd.array(["a", "a", "b", None], dtype="string"), "source_row": [2, 3, 2, 5]})
+    quarantined = pd.DataFrame({"source_file": pd.array(["a", "c"], dtype="string"), "row_number": [4, 2]})
+    out = reconcile({"a": 3, "b": 1, "c": 1}, accepted, quarantined)
+    assert out.to_dict("records") == [{"source_file": "a", "rows_read": 3, "accepted": 2, "quarantined": 1},
+                                      {"source_file": "b", "rows_read": 1, "accepted": 1, "quarantined": 0},
+                                      {"source_file": "c", "rows_read": 1, "accepted": 0, "quarantined": 1}]
+    assert out.dtypes.astype(str).tolist() == ["string", "int64", "int64", "int64"]
+    with pytest.raises(RuntimeError, match="rows from files never read: \\['c'\\]"):
+        reconcile({"a": 3, "b": 1}, accepted, quarantined)
+    with pytest.raises(RuntimeError, match="a: read 2 rows but accepted 2 \\+ quarantined 1"):
+        reconcile({"a": 2, "b": 1, "c": 1}, accepted, quarantined)
+    with pytest.raises(RuntimeError, match="2 row\\(s\\) counted more than once"):  # a row accepted and quarantined
+        reconcile({"a": 3, "b": 1, "c": 1}, accepted, quarantined.assign(row_number=[3, 2]))
+    with pytest.raises(RuntimeError, match="2 row\\(s\\) counted more than once"):  # file name missing twice
+        reconcile({"a": 3, "b": 1, "c": 1}, pd.concat([accepted, accepted.iloc[3:]]), quarantined)
+    empty = reconcile({}, accepted.iloc[:0], quarantined.iloc[:0])
+    assert empty.empty and empty.dtypes.astype(str).tolist() == ["string", "int64", "int64", "int64"]

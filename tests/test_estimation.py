@@ -233,3 +233,22 @@ def test_bh_and_holm_equal_statsmodels():
     p[5] = p[9]  # a tie
     assert np.allclose(multiplicity.bh(p), multipletests(p, method="fdr_bh")[1], atol=1e-12)
     assert np.allclose(multiplicity.holm(p), multipletests(p, method="holm")[1], atol=1e-12)
+
+
+def test_in_place_t_comparison_matches_the_plain_expression_bit_for_bit():
+    """inference._compare_t2 (work arrays updated in place) decides every draw exactly as the plain
+    expression the resampling p-value and the interval inversion were written with."""
+    rng = np.random.default_rng(7)
+    B, M = 301, 9
+    a, F, d, C = (rng.standard_normal((B, M)) for _ in range(4))
+    A = rng.standard_normal((B, M))  # negative values exercise the max(., 0)
+    A[0, 0] = np.nan
+    se2 = rng.random(M) + 0.1
+    for b in (rng.standard_normal(M), np.zeros(M), 1e-9 * rng.standard_normal(M)):
+        gap2 = (rng.standard_normal(M) - b) ** 2
+        plain = (a - b * d) * (a - b * d) * se2 >= gap2 * np.maximum(A + b * (b * C - 2 * F), 0) * (1 - 1e-10)
+        assert np.array_equal(inference._compare_t2(a, A, F, d, C, b, se2, gap2), plain)
+        shifted = {"a0": a, "A0": A, "F0": F, "d": d, "C": C}
+        delta_plain = ((a - b * d) * (a - b * d) * se2
+                       >= b * b * np.maximum(A + b * (b * C - 2 * F), 0) * (1 - 1e-10))
+        assert np.array_equal(inference._extreme(shifted, se2, b), delta_plain)

@@ -9,6 +9,7 @@ survey tool; add rows such as ``likert,5,5`` once you have checked the export's 
 """
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from pathlib import Path
@@ -29,7 +30,13 @@ def normalise_label(text: object) -> str:
     """Matching key: NFKC, lower case, '&' -> 'and', apostrophes dropped, other punctuation -> space."""
     if text is None or (isinstance(text, float) and np.isnan(text)) or text is pd.NA:
         return ""
-    value = unicodedata.normalize("NFKC", str(text)).lower()
+    return _normalised_label_text(str(text))
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _normalised_label_text(text: str) -> str:
+    """``normalise_label`` of a string; cached (agency names, units and answers repeat across thousands of cells)."""
+    value = unicodedata.normalize("NFKC", text).lower()
     value = value.replace("&", " and ")
     value = re.sub(r"['\u2018\u2019\u02bc`\u00b4]", "", value)
     value = re.sub(r"[^0-9a-z]+", " ", value)

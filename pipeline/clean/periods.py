@@ -45,15 +45,18 @@ def parse_period(text: object) -> tuple:
 
 
 def parse_periods(values: pd.Series) -> pd.DataFrame:
-    """Vectorised over unique labels: columns ``period_start, period_label, period_type, year, period_problem``."""
+    """Vectorised over unique labels: columns ``period_start, period_label, period_type, year, period_problem``.
+
+    Each distinct label is parsed (and its start converted to a datetime) once; the rows then take
+    their label's values by position (a file has thousands of rows but a few dozen labels).
+    """
     codes, uniques = pd.factorize(values.astype("object"))  # each label parsed once; missing -> code -1
-    parsed = [parse_period(v) for v in uniques] + [parse_period(pd.NA)]
-    columns = {name: np.asarray([p[i] for p in parsed], dtype=object)[codes] for i, name in enumerate(COLUMNS)}
-    out = pd.DataFrame({"period_start": pd.to_datetime(pd.Series(columns["period_start"], index=values.index,
-                                                                 dtype=object)).astype("datetime64[us]")},
-                       index=values.index)
+    parsed = [parse_period(v) for v in uniques] + [parse_period(pd.NA)]  # code -1 takes the last (blank) entry
+    columns = {name: np.asarray([p[i] for p in parsed], dtype=object) for i, name in enumerate(COLUMNS)}
+    starts = pd.to_datetime(pd.Series(columns["period_start"], dtype=object)).astype("datetime64[us]")
+    out = pd.DataFrame({"period_start": starts.to_numpy()[codes]}, index=values.index)
     for column in ("period_label", "period_type"):
-        out[column] = pd.array(columns[column], dtype="string")
-    out["year"] = pd.Series(columns["year"], index=values.index, dtype=object).astype("Int64")
-    out["period_problem"] = pd.array(columns["period_problem"], dtype="string")
+        out[column] = pd.array(columns[column][codes], dtype="string")
+    out["year"] = pd.Series(columns["year"][codes], index=values.index, dtype=object).astype("Int64")
+    out["period_problem"] = pd.array(columns["period_problem"][codes], dtype="string")
     return out[COLUMNS]

@@ -37,6 +37,18 @@ def _join_notes(*notes: str) -> str:
     return "; ".join(filter(None, notes))
 
 
+def _not_estimable_rows(common: dict, outcomes, why: str) -> list[dict]:
+    """One row per outcome for a feature reported without an estimate; its ``note`` gives the reason."""
+    return [{**common, "outcome": o, "note": _join_notes(common["note"], f"{NOT_ESTIMABLE}: {why}")}
+            for o in outcomes]
+
+
+def _set_aside(problems: np.ndarray, commons: list[dict], outcomes) -> tuple[list[dict], np.ndarray]:
+    """Rows for the features with a problem (``problems[j] != ""``, the reason) and which features are kept."""
+    rows = [row for j in np.flatnonzero(problems != "") for row in _not_estimable_rows(commons[j], outcomes, problems[j])]
+    return rows, problems == ""
+
+
 @dataclass
 class Prepared:
     """Inputs reshaped once: features (area x feature), targets per period (area x measure), covariates."""
@@ -159,24 +171,18 @@ def fit_prepared(prep: Prepared, *, n_permutations: int, seed: int, covariates_s
         usable = ~inference.constant_columns(X_raw) if n > 1 else np.zeros(len(feats), bool)
         if df_fit < 3 or not usable.any():
             why = "too few areas to fit" if df_fit < 3 else "feature constant across areas"
-            rows += [{**cm, "outcome": o, "note": _join_notes(cm["note"], f"{NOT_ESTIMABLE}: {why}")}
-                     for cm in commons for o in outs]
+            rows += [row for cm in commons for row in _not_estimable_rows(cm, outs, why)]
             continue
         for j in np.flatnonzero(~usable):
-            rows += [{**commons[j], "outcome": o,
-                      "note": _join_notes(commons[j]["note"], f"{NOT_ESTIMABLE}: feature constant across areas")}
-                     for o in outs]
+            rows += _not_estimable_rows(commons[j], outs, "feature constant across areas")
         feats_u = [f for f, u in zip(feats, usable) if u]
         commons = [cm for cm, u in zip(commons, usable) if u]
         Xs = (X_raw[:, usable] - X_raw[:, usable].mean(axis=0)) / sd_x[usable]
         Y = prep.targets[blk["period"]].loc[idx, outs].to_numpy("float64")
         sd_y = Y.std(axis=0, ddof=1)
         if model == "ols_crv3_region":
-            problems = inference.feature_problems(Z, Xs)
-            for j in np.flatnonzero(problems != ""):
-                rows += [{**commons[j], "outcome": o,
-                          "note": _join_notes(commons[j]["note"], f"{NOT_ESTIMABLE}: {problems[j]}")} for o in outs]
-            keep = problems == ""
+            set_aside, keep = _set_aside(inference.feature_problems(Z, Xs), commons, outs)
+            rows += set_aside
             if not keep.any():
                 continue
             Xs, feats_u = Xs[:, keep], [f for f, k_ in zip(feats_u, keep) if k_]
@@ -201,11 +207,8 @@ def fit_prepared(prep: Prepared, *, n_permutations: int, seed: int, covariates_s
                 draw_cache[n] = inference.draws(n, int(n_permutations), seed, method)
             r = inference.infer_block(Z, Xs, Y, draw=draw_cache.get(n) if n_permutations else None,
                                       method=method, alpha=alpha, interval=interval)
-            problems = r.pop("not_estimable")
-            for j in np.flatnonzero(problems != ""):
-                rows += [{**commons[j], "outcome": o,
-                          "note": _join_notes(commons[j]["note"], f"{NOT_ESTIMABLE}: {problems[j]}")} for o in outs]
-            keep = problems == ""
+            set_aside, keep = _set_aside(r.pop("not_estimable"), commons, outs)
+            rows += set_aside
             if not keep.any():
                 continue
             if not keep.all():

@@ -253,20 +253,36 @@ def _infer_block(Z: np.ndarray, Qz: np.ndarray, Xf: np.ndarray, Y: np.ndarray, *
     return out
 
 
+def _compare_t2(a: np.ndarray, A: np.ndarray, F: np.ndarray, d: np.ndarray, C: np.ndarray, b: np.ndarray,
+                se2: np.ndarray, gap2: np.ndarray) -> np.ndarray:
+    """``(a - b d)^2 se2 >= gap2 max(A + b (b C - 2 F), 0) (1 - 1e-10)``, elementwise (B x pairs, bool).
+
+    That is |t*| >= |t| for every draw. Evaluated in two work arrays, updated in place, with the
+    same operations in the same order as the plain expression (so the same bits): these arrays are
+    B x pairs, and the interval inversion evaluates them dozens of times per block.
+    """
+    num = b * d
+    np.subtract(a, num, out=num)
+    np.multiply(num, num, out=num)
+    np.multiply(num, se2, out=num)
+    den = b * C
+    np.subtract(den, 2 * F, out=den)
+    np.multiply(b, den, out=den)
+    np.add(A, den, out=den)
+    np.maximum(den, 0, out=den)
+    np.multiply(gap2, den, out=den)
+    np.multiply(den, 1 - 1e-10, out=den)
+    return num >= den
+
+
 def _extreme(ds: dict, se2: np.ndarray, delta: np.ndarray) -> np.ndarray:
     """Draws (B x pairs, bool) whose |t*| >= |t| when testing b0 = beta + delta (shifted pieces)."""
-    num = ds["a0"] - delta * ds["d"]
-    den = ds["A0"] + delta * (delta * ds["C"] - 2 * ds["F0"])
-    return num * num * se2 >= delta * delta * np.maximum(den, 0) * (1 - 1e-10)
+    return _compare_t2(ds["a0"], ds["A0"], ds["F0"], ds["d"], ds["C"], delta, se2, delta * delta)
 
 
 def _count_extreme(ds: dict, beta: np.ndarray, se: np.ndarray, b0: np.ndarray) -> np.ndarray:
     """#draws with |t*(b0)| >= |t(b0)| for each pair."""
-    num = ds["a"] - b0 * ds["d"]
-    den = ds["A"] + b0 * (b0 * ds["C"] - 2 * ds["F"])
-    lhs = num * num * (se * se)
-    rhs = (beta - b0) ** 2 * np.maximum(den, 0)
-    return (lhs >= rhs * (1 - 1e-10)).sum(axis=0)
+    return _compare_t2(ds["a"], ds["A"], ds["F"], ds["d"], ds["C"], b0, se * se, (beta - b0) ** 2).sum(axis=0)
 
 
 def resampling_p(ds: dict, beta: np.ndarray, se: np.ndarray) -> np.ndarray:

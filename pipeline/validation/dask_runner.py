@@ -12,6 +12,7 @@ no dashboard) unless a scheduler address is given (argument, else env ``DASK_SCH
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import os
 import sys
@@ -104,17 +105,48 @@ def run_batch(replicate_fn: Callable, cell: design_mod.Cell, replicates: list[in
     Rows of a replicate that ran keep the status the replicate gives them (``ok``, or ``not_estimable``
     for a pair without an estimate, see ``study.tidy_estimates``); ``ok`` when it gives none."""
     frames = []
-    for replicate in replicates:
-        seed_seq = design_mod.replicate_seed(seed, cell, replicate)
-        try:
-            frame = replicate_fn(cell, seed_seq, **options)
-            if "status" not in frame.columns:  # row-level statuses (ok / not_estimable) are kept
-                frame = frame.assign(status="ok", error=pd.NA)
-        except Exception as exc:  # recorded per replicate; the study reports the failure rate
-            frame = pd.DataFrame([{"status": "failed", "error": f"{type(exc).__name__}: {exc}"[:500]}])
-        frame = frame.assign(replicate=int(replicate), cell_key=cell.key, **cell.factors())
-        frames.append(frame)
+    with _replicate_gc():
+        for replicate in replicates:
+            seed_seq = design_mod.replicate_seed(seed, cell, replicate)
+            try:
+                frame = replicate_fn(cell, seed_seq, **options)
+                if "status" not in frame.columns:  # row-level statuses (ok / not_estimable) are kept
+                    frame = frame.assign(status="ok", error=pd.NA)
+            except Exception as exc:  # recorded per replicate; the study reports the failure rate
+                frame = pd.DataFrame([{"status": "failed", "error": f"{type(exc).__name__}: {exc}"[:500]}])
+            frame = frame.assign(replicate=int(replicate), cell_key=cell.key, **cell.factors())
+            frames.append(frame)
     return _tidy(pd.concat(frames, ignore_index=True))
+
+
+#: Young-generation threshold of the cyclic garbage collector while replicates run (Python's default: 700).
+REPLICATE_GC_THRESHOLD = 5000
+_long_lived_frozen = False
+
+
+@contextlib.contextmanager
+def _replicate_gc():
+    """Garbage collection tuned for replicates while they run; the process's settings are restored after.
+
+    A replicate allocates a great many short-lived pandas/numpy objects. With the default threshold
+    they set off about 40 young collections per replicate, and each older-generation one re-scanned
+    every long-lived object of the process (modules, reference tables, caches; a Dask worker holds
+    many of its own): 22 ms of collection in a 0.45 s replicate serially, 2 ms with these settings.
+    So the collector runs less often (``REPLICATE_GC_THRESHOLD``), and after the first batch of a
+    process everything alive then is frozen (``gc.freeze``: left out of later collections; still
+    freed by reference counting). Garbage collection never changes a number.
+    """
+    global _long_lived_frozen
+    threshold = gc.get_threshold()
+    gc.set_threshold(max(threshold[0], REPLICATE_GC_THRESHOLD), *threshold[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*threshold)
+        if not _long_lived_frozen:
+            gc.collect()
+            gc.freeze()
+            _long_lived_frozen = True
 
 
 def _tidy(frame: pd.DataFrame) -> pd.DataFrame:

@@ -41,7 +41,7 @@ lab: setup
 validate: setup
 	$(BIN)/dvc repro validation/dvc.yaml:validate
 	$(BIN)/dvc repro --force --single-item findings
-	$(BIN)/dvc repro index
+	$(BIN)/python -m pipeline.orchestrate --jobs $(JOBS)
 
 verify: setup
 	$(BIN)/python -m pipeline.provenance verify

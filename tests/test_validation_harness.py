@@ -349,3 +349,11 @@ def test_power_by_test_separates_single_confirmatory_grid_and_any_discovery():
     sentence = summary.headline_sentence({"icc1": 0.1, "effect_r": 0.45, "n_areas": 41, "n_tests": 98, "power": 0.5,
                                           "power_mcse": 0.04, "n_sim": 135}, 0.05, attenuation=0.8, mde_r=0.45)
     assert "one test (no multiplicity adjustment)" in sentence and "shows about r = 0.36, 0.80 x the MDE" in sentence
+
+
+def test_versus_target_words_an_estimate_above_target_honestly():
+    from pipeline.validation.summary import versus_target
+    assert versus_target(0.04, 0.02, 0.05) == "at or below the 5% target"
+    within = versus_target(0.074, 0.023, 0.05)
+    assert within.startswith("above the 5% target as estimated") and "within Monte Carlo error" in within
+    assert versus_target(0.12, 0.02, 0.05).startswith("ABOVE the 5% target, beyond")

@@ -113,6 +113,10 @@ def test_tiny_study_end_to_end_with_cache(tmp_path, monkeypatch):
                                                     cache_dir=tmp_path, progress=False)
     assert log2["cached"].all() and info2["n_workers"] is None  # nothing run, no cluster started
     pd.testing.assert_frame_equal(results, again)
+    # the computing run's time survives the cached rerun, for these settings only
+    timing = dask_runner.read_study_time(tmp_path, info2["settings_hash"])
+    assert timing["replicates_computed"] == 2 and timing["n_workers"] == 1 and timing["seconds"] > 0
+    assert dask_runner.read_study_time(tmp_path, "othersettings") is None
 
 
 def test_notebook_parameters_equal_params_yaml():
@@ -147,8 +151,9 @@ def test_validation_stage_is_outside_the_default_pipeline():
 def test_code_version_tracks_result_code(tmp_path, monkeypatch):
     """The cache key changes with the code that makes the numbers, not with presentation code."""
     fake_root = tmp_path / "repo"
-    for rel in ["pipeline/simulate.py", "pipeline/clean/survey.py", "pipeline/report.py",
-                "pipeline/validation/performance.py", "pipeline/validation/study.py", "pipeline/publish/x.py"]:
+    for rel in ["pipeline/simulate.py", "pipeline/clean/survey.py", "pipeline/report.py", "pipeline/warm_kernel.py",
+                "pipeline/validation/performance.py", "pipeline/validation/summary.py", "pipeline/validation/study.py",
+                "pipeline/publish/x.py"]:
         (fake_root / rel).parent.mkdir(parents=True, exist_ok=True)
         (fake_root / rel).write_text("# v1\n")
     (fake_root / "data/raw/reference").mkdir(parents=True)
@@ -156,6 +161,7 @@ def test_code_version_tracks_result_code(tmp_path, monkeypatch):
     monkeypatch.setattr(paths, "RAW_REFERENCE", fake_root / "data/raw/reference")
     base = design.code_version()
     for rel, changes in [("pipeline/report.py", False), ("pipeline/publish/x.py", False),
+                         ("pipeline/warm_kernel.py", False), ("pipeline/validation/summary.py", False),
                          ("pipeline/validation/performance.py", False), ("pipeline/clean/survey.py", True),
                          ("pipeline/simulate.py", True), ("pipeline/validation/study.py", True)]:
         (fake_root / rel).write_text("# v2\n")

@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import json
 import logging
 import os
 import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -321,6 +323,30 @@ def run_validation(cells: pd.DataFrame, replicate_fn: Callable, *, seed: int, op
         workers = len(client.scheduler_info()["workers"])
         size = int(batch_size) if batch_size else default_batch_size(total, workers)
         info.update(n_workers=workers, batch_size=size)
+        load, start = os.getloadavg()[0], time.perf_counter()
         results, log = run_study(cells, replicate_fn, seed=seed, options=options, cache_dir=cache_dir,
                                  settings_hash=key, client=client, batch_size=size, progress=progress)
+        seconds = time.perf_counter() - start
+    computed = int(log.loc[~log["cached"], "n_replicates"].sum())
+    write_study_time(cache_dir, {"settings_hash": key, "replicates_computed": computed, "seconds": round(seconds, 1),
+                                 "n_workers": workers, "scheduler": address or "local", "cpu_count": os.cpu_count(),
+                                 "load_average_at_start": round(load, 2)})
     return results, log, info
+
+
+STUDY_TIME_FILE = "study_time.json"
+
+
+def write_study_time(cache_dir: Path, record: dict) -> None:
+    """How long the last computing run took (wall seconds of the replicates, cached cells excluded), so a
+    report re-rendered from the cache can still say what the study cost."""
+    (Path(cache_dir) / STUDY_TIME_FILE).write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+
+
+def read_study_time(cache_dir: Path, settings_hash: str) -> dict | None:
+    """The recorded run time for these settings, or None (never computed here, or other settings)."""
+    path = Path(cache_dir) / STUDY_TIME_FILE
+    if not path.is_file():
+        return None
+    record = json.loads(path.read_text(encoding="utf-8"))
+    return record if record.get("settings_hash") == settings_hash else None

@@ -143,9 +143,10 @@ def cell_from_row(row) -> Cell:
 
 # Files whose content decides a replicate's numbers. Presentation (report, notebook, provenance,
 # publish) and the study's own plumbing (runner, performance measures) are left out on purpose.
-_NOT_RESULT_CODE = {"report.py", "notebook.py", "provenance.py", "orchestrate.py", "index.py"}
+# code that renders, schedules or summarises but never computes a replicate's numbers
+_NOT_RESULT_CODE = {"report.py", "notebook.py", "provenance.py", "orchestrate.py", "warm_kernel.py", "index.py"}
 _NOT_RESULT_DIRS = {"publish"}
-_NOT_RESULT_VALIDATION = {"dask_runner.py", "performance.py", "__main__.py"}
+_NOT_RESULT_VALIDATION = {"dask_runner.py", "performance.py", "summary.py", "__main__.py"}
 _VERSIONED_PACKAGES = ["numpy", "pandas", "scipy", "statsmodels", "pingouin", "factor_analyzer", "linearmodels"]
 
 

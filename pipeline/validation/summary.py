@@ -104,6 +104,17 @@ def headline(summary: pd.DataFrame, *, icc1: float, effect_fraction: float, prim
     return out
 
 
+def versus_target(value: float, mcse: float, target: float, z: float = 1.96) -> str:
+    """An error rate against its target in plain words, honest about Monte Carlo error: an estimate above
+    the target is not called "within" it just because the study is too small to tell them apart."""
+    if value <= target:
+        return f"at or below the {target:.0%} target"
+    if value <= target + z * mcse:
+        return (f"above the {target:.0%} target as estimated, though within Monte Carlo error of it "
+                f"({z:g} MCSE); more replicates would tell")
+    return f"ABOVE the {target:.0%} target, beyond Monte Carlo error"
+
+
 def headline_sentence(h: dict, alpha: float, attenuation: float | None = None, mde_r: float | None = None) -> str:
     """The plain-language power sentence. With ``attenuation`` (``study.attenuation``) it also says how strong
     the planted latent association looks in the measured score, and with ``mde_r`` how that compares with the MDE."""

@@ -11,8 +11,7 @@ notebook stages in warm kernels:
   then dvc.yaml order (the estimate before the area profiles, which only the index waits for).
 * **running a stage** (``--executor warm``, the default): DVC's own steps around the command, as in
   ``Stage.run`` (remove the outputs, restore from the run cache if DVC has this exact run, else run;
-  save, commit) and ``dvc repro`` (write the stage's dvc.lock entry), done by this process, which holds
-  DVC's repository lock throughout. The command itself runs in one of N worker processes that keep a
+  save, commit), done by this process, which holds DVC's repository lock throughout. The command itself runs in one of N worker processes that keep a
   Jupyter kernel warm between notebooks (``pipeline.warm_kernel``: about 3 s of kernel start and imports
   saved per stage) when it is ``python -m pipeline.notebook ...`` run from the repository root; any
   other command runs through DVC's own ``cmd_run`` (a shell, as ``dvc repro`` runs it).
@@ -21,9 +20,10 @@ notebook stages in warm kernels:
   ``--wait-for-lock`` rides over the brief global lock at start, see PIPELINE_NOTES.md). Slower; it
   exists to check the warm executor against DVC itself.
 
-Each stage is recorded in dvc.lock as soon as it finishes, so after a failure the finished stages stay
-recorded (as with ``dvc repro``); after a failure no new stage starts and the run exits non-zero naming
-the stage. At the end a fresh DVC repository object re-reads dvc.lock and confirms that no stage of
+Each stage is saved and committed as soon as it finishes; the dvc.lock entries of all finished stages
+are written in one pass when the run ends, also after a failure or Ctrl-C (``dvc repro`` rewrites the
+whole file after every stage, about 1 s a time here). So after a failure the finished stages stay
+recorded, as with ``dvc repro``; no new stage starts and the run exits non-zero naming the stage. At the end a fresh DVC repository object re-reads dvc.lock and confirms that no stage of
 dvc.yaml is stale, i.e. that a plain ``dvc repro`` now has nothing to do. ``tests/test_orchestrate.py``
 checks the scheduling and recording on a small DVC project; ``tests/test_e2e.py`` builds the real
 pipeline this way and compares it byte for byte with stages rerun by ``dvc repro``.

@@ -33,7 +33,7 @@ import yaml
 from pipeline import paths, warm_kernel
 from pipeline.config import load_params
 from pipeline.notebook import KERNEL_NAME, notebook_parameters
-from pipeline.notebook import _parser as notebook_cli
+from pipeline.notebook import stage_argument_parser as notebook_cli
 from pipeline.orchestrate import PROFILE_PREFIX
 
 BIN = Path(sys.executable).parent

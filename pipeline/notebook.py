@@ -157,7 +157,8 @@ def run(notebook: Path, out: Path, parameters: dict[str, Any], *, stage: str | N
     export_html_node(nb, html, hide_code=True, title=title)
 
 
-def _parser() -> argparse.ArgumentParser:
+def stage_argument_parser() -> argparse.ArgumentParser:
+    """The stage command's arguments (also parsed by pipeline.warm_kernel and the report benchmark)."""
     parser = argparse.ArgumentParser(prog="python -m pipeline.notebook", description=__doc__.splitlines()[0])
     parser.add_argument("notebook", type=Path)
     parser.add_argument("--out", type=Path, required=True, help="output stem, e.g. reports/findings")
@@ -173,7 +174,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None, *, kernel=None) -> None:
     """The stage command. ``kernel``: see ``run`` (``pipeline.warm_kernel`` passes its warm kernel)."""
-    args = _parser().parse_args(argv)
+    args = stage_argument_parser().parse_args(argv)
     parameters = notebook_parameters(args.section, args.area, load_params())
     for item in args.set:
         key, _, value = item.partition("=")

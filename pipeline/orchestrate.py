@@ -44,7 +44,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import paths
-from .warm_kernel import StepResult, parse_notebook_command, run_until_failure, warm_pool
+from .warm_kernel import StepResult, parse_notebook_command, render_in_worker, run_until_failure, warm_pool
 
 PROFILE_PREFIX = "profile@"
 EXECUTORS = ("warm", "dvc")
@@ -145,7 +145,6 @@ class WarmExecutor:
     def submit(self, name: str) -> Future | None:
         """Start stage ``name`` if DVC says it changed; None if it is up to date."""
         from dvc.stage.cache import RunCacheNotFoundError
-        from .warm_kernel import _render_in_worker
         stage = self.graph.stages[name]
         if stage.frozen or not stage.changed():
             return None
@@ -160,7 +159,7 @@ class WarmExecutor:
         except RunCacheNotFoundError:
             stage.save_deps()
         if name in self.warm_commands:
-            return self._warm_pool().submit(_render_in_worker, name, self.warm_commands[name].argv)
+            return self._warm_pool().submit(render_in_worker, name, self.warm_commands[name].argv)
         return self._threads.submit(_shell_stage, stage)
 
     def record(self, result: StepResult) -> StepResult:

@@ -213,7 +213,8 @@ def _init_worker(kernel_name: str, warm_up_code: str) -> None:
     util.Finalize(_WORKER_KERNEL, _WORKER_KERNEL.shutdown, exitpriority=10)
 
 
-def _render_in_worker(stage: str, argv: list[str]) -> StepResult:
+def render_in_worker(stage: str, argv: list[str]) -> StepResult:
+    """Run one ``python -m pipeline.notebook`` command (its arguments) in this worker's warm kernel."""
     from . import notebook
     start = time.perf_counter()
     try:
@@ -233,7 +234,7 @@ def warm_up_code(notebooks) -> str:
 
 def warm_pool(jobs: int, notebooks, kernel_name: str) -> ProcessPoolExecutor:
     """``jobs`` worker processes (started as tasks arrive), each holding a ``kernel_name`` kernel that has
-    run the imports of ``notebooks``. Submit ``_render_in_worker(stage, argv)``."""
+    run the imports of ``notebooks``. Submit ``render_in_worker(stage, argv)``."""
     context = multiprocessing.get_context("spawn")  # no fork of a process that may hold threads (DVC)
     return ProcessPoolExecutor(max_workers=max(1, jobs), mp_context=context, initializer=_init_worker,
                                initargs=(kernel_name, warm_up_code(notebooks)))
@@ -242,11 +243,11 @@ def warm_pool(jobs: int, notebooks, kernel_name: str) -> ProcessPoolExecutor:
 def parse_notebook_command(cmd: str):
     """The parsed ``pipeline.notebook`` arguments of a stage command (argparse namespace plus ``argv``),
     or None if the command is anything else."""
-    from .notebook import _parser
+    from .notebook import stage_argument_parser
     argv = notebook_argv(cmd)
     if argv is None:
         return None
-    args = _parser().parse_args(argv)
+    args = stage_argument_parser().parse_args(argv)
     args.argv = argv
     return args
 
@@ -277,7 +278,7 @@ def render_stage_commands(commands: dict[str, str], jobs: int, kernel_name: str 
 
     notebooks = [paths.ROOT / args.notebook for args in parsed.values()]
     with warm_pool(workers, notebooks, kernel_name) as pool:
-        return run_until_failure(list(parsed), lambda stage: pool.submit(_render_in_worker, stage, parsed[stage].argv),
+        return run_until_failure(list(parsed), lambda stage: pool.submit(render_in_worker, stage, parsed[stage].argv),
                                  workers, report)
 
 

@@ -29,6 +29,25 @@ from .config import load_params
 KERNEL_NAME = "instep"
 
 
+def local_kernel_transport() -> dict:
+    """Kernel connection settings: Unix sockets (IPC) in a fresh private folder where the system has them.
+
+    Our kernels are only ever reached from this machine, and over TCP without keys recent ipykernel
+    prints a warning at every start. ``remove_kernel_folder`` removes the folder afterwards.
+    """
+    if os.name == "nt":
+        return {}
+    folder = tempfile.mkdtemp(prefix="instep-kernel-")
+    return {"transport": "ipc", "ip": os.path.join(folder, "kernel")}
+
+
+def remove_kernel_folder(transport: dict) -> None:
+    """Remove the folder ``local_kernel_transport`` made (the kernel's shutdown removes the sockets in it)."""
+    if transport.get("transport") == "ipc":
+        import shutil
+        shutil.rmtree(Path(transport["ip"]).parent, ignore_errors=True)
+
+
 def notebook_parameters(sections: list[str], area: str | None, params: dict[str, Any]) -> dict[str, Any]:
     """The explicit parameters a notebook stage receives from params.yaml."""
     out: dict[str, Any] = {}
@@ -135,10 +154,14 @@ def run(notebook: Path, out: Path, parameters: dict[str, Any], *, stage: str | N
     for stale in (executed, html, failed):
         stale.unlink(missing_ok=True)
     tmp = out.with_name(f".{out.name}.running.ipynb")
-    engine_kwargs = {}
+    engine_kwargs, transport = {}, {}
     if kernel is not None:
         kernel.reset()
         engine_kwargs["km"] = kernel.km
+    else:  # papermill starts (and stops) the kernel; its kernel manager takes our transport from config
+        from traitlets.config import Config
+        transport = local_kernel_transport()
+        engine_kwargs["config"] = Config({"KernelManager": transport})
     try:
         pm.execute_notebook(str(notebook), str(tmp), parameters=parameters, kernel_name=kernel_name,
                             cwd=str(paths.ROOT), progress_bar=False, log_output=False, **engine_kwargs)
@@ -150,6 +173,8 @@ def run(notebook: Path, out: Path, parameters: dict[str, Any], *, stage: str | N
             f"Stage {stage or out.name} failed in notebook {paths.rel(notebook)} at {where}.\n"
             f"The executed notebook with the error is kept at {paths.rel(failed)}; no report was written."
         ) from None
+    finally:
+        remove_kernel_folder(transport)
     nb = nbformat.read(tmp, as_version=4)
     stable_cell_ids(nb)
     nbformat.write(nb, tmp)

@@ -188,11 +188,9 @@ def _shell_stage(stage) -> StepResult:
 
 
 def _dvc_stage(dvc: str, root: Path, name: str) -> StepResult:
-    env = dict(os.environ, PYTHONHASHSEED=os.environ.get("PYTHONHASHSEED", "0"),
-               MPLBACKEND=os.environ.get("MPLBACKEND", "Agg"))
     start = time.perf_counter()
     result = subprocess.run([dvc, "--wait-for-lock", "repro", "--single-item", name], cwd=root,
-                            capture_output=True, text=True, env=env)
+                            capture_output=True, text=True)
     return StepResult(name, result.returncode, time.perf_counter() - start, result.stdout + result.stderr)
 
 
@@ -219,14 +217,24 @@ def stale_stages(root: Path, dvcfile: Path) -> list[str]:
         return [name for name, stage in graph.stages.items() if stage.changed()]
 
 
+def _stage_environment() -> None:
+    """The environment every stage command inherits, whichever executor runs it: the one `make repro` sets,
+    and `python` in a stage command is this environment's python (as when the venv is activated)."""
+    os.environ.setdefault("PYTHONHASHSEED", "0")
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    bin_dir = str(Path(sys.executable).parent)
+    if os.environ.get("PATH", "").split(os.pathsep)[0] != bin_dir:
+        os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
+
+
 def orchestrate(jobs: int, *, executor: str = "warm", root: Path | None = None, dvcfile: Path | None = None,
                 dvc: str | None = None) -> list[StepResult]:
     """Bring every stage of ``dvcfile`` (default: the root dvc.yaml) up to date, ``jobs`` at a time."""
-    from dvc.repo import Repo
     root = Path(root or paths.ROOT)
     dvcfile = Path(dvcfile or root / "dvc.yaml")
     if executor not in EXECUTORS:
         raise ValueError(f"executor must be one of {EXECUTORS}, not {executor!r}")
+    _stage_environment()
     with chdir(root):  # DVC names stages and resolves run-cache paths from the working directory
         return _orchestrate(jobs, executor, root, dvcfile, dvc)
 
@@ -271,13 +279,6 @@ def main(argv: list[str] | None = None) -> int:
                              "recorded in dvc.lock as dvc repro does (default); dvc: one "
                              "`dvc repro --single-item` process per stage")
     args = parser.parse_args(argv)
-    # the same environment for every stage command as under `make repro`, and `python` in a stage
-    # command is this environment's python (as when the venv is activated)
-    os.environ.setdefault("PYTHONHASHSEED", "0")
-    os.environ.setdefault("MPLBACKEND", "Agg")
-    bin_dir = str(Path(sys.executable).parent)
-    if os.environ.get("PATH", "").split(os.pathsep)[0] != bin_dir:
-        os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
     start = time.perf_counter()
     log = orchestrate(args.jobs, executor=args.executor)
     profile_times = sorted(r.seconds for r in log if r.stage.startswith(PROFILE_PREFIX))

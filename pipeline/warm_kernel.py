@@ -22,7 +22,6 @@ import ast
 import json
 import multiprocessing
 import shlex
-import shutil
 import time
 import traceback
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -134,7 +133,9 @@ class WarmKernel:
 
     def _start(self) -> None:
         from jupyter_core.utils import run_sync
-        self.km = _kernel_manager_class()(kernel_name=self.kernel_name, **_local_transport())
+        from .notebook import local_kernel_transport
+        self.transport = local_kernel_transport()
+        self.km = _kernel_manager_class()(kernel_name=self.kernel_name, **self.transport)
         run_sync(self.km.start_kernel)(cwd=str(paths.ROOT))
         if self.warm_up_code:
             self._execute(self.warm_up_code)
@@ -177,8 +178,8 @@ class WarmKernel:
                     run_sync(self.km.shutdown_kernel)(now=True)
                 run_sync(self.km.cleanup_resources)()  # also removes the IPC socket files
             finally:
-                if self.km.transport == "ipc":
-                    shutil.rmtree(Path(self.km.ip).parent, ignore_errors=True)
+                from .notebook import remove_kernel_folder
+                remove_kernel_folder(self.transport)
                 self.km = None
 
     def _alive_quietly(self) -> bool:
@@ -186,17 +187,6 @@ class WarmKernel:
             return self.alive()
         except Exception:  # noqa: BLE001 (a half-started kernel: shut it down anyway)
             return True
-
-
-def _local_transport() -> dict:
-    """Unix-socket (IPC) transport where there are Unix sockets: the kernel is only ever reached from this
-    machine, and over TCP without keys recent ipykernel prints a warning at every start."""
-    import os
-    import tempfile
-    if os.name == "nt":
-        return {}
-    folder = tempfile.mkdtemp(prefix="instep-kernel-")
-    return {"transport": "ipc", "ip": os.path.join(folder, "kernel")}
 
 
 # --- worker processes ------------------------------------------------------------------------------------------

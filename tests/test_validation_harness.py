@@ -357,3 +357,10 @@ def test_versus_target_words_an_estimate_above_target_honestly():
     within = versus_target(0.074, 0.023, 0.05)
     assert within.startswith("above the 5% target as estimated") and "within Monte Carlo error" in within
     assert versus_target(0.12, 0.02, 0.05).startswith("ABOVE the 5% target, beyond")
+
+
+def test_study_time_sentence_states_run_cost_and_conditions():
+    from pipeline.validation.summary import study_time_sentence
+    text = study_time_sentence({"replicates_computed": 2130, "seconds": 523.2, "n_workers": 2, "scheduler": "local",
+                                "cpu_count": 2, "load_average_at_start": 1.12})
+    assert "2,130 in 8.7 min on 2 Dask worker(s)" in text and "load average 1.12" in text

@@ -104,6 +104,13 @@ def headline(summary: pd.DataFrame, *, icc1: float, effect_fraction: float, prim
     return out
 
 
+def study_time_sentence(record: dict) -> str:
+    """What the last run that computed replicates cost (``dask_runner.read_study_time``), in one sentence."""
+    return (f"Run time: the last run that computed replicates here did {record['replicates_computed']:,} in "
+            f"{record['seconds'] / 60:.1f} min on {record['n_workers']} Dask worker(s) ({record['scheduler']} "
+            f"scheduler, {record['cpu_count']} cores, load average {record['load_average_at_start']:.2f} at its start).")
+
+
 def versus_target(value: float, mcse: float, target: float, z: float = 1.96) -> str:
     """An error rate against its target in plain words, honest about Monte Carlo error: an estimate above
     the target is not called "within" it just because the study is too small to tell them apart."""

@@ -15,7 +15,7 @@ help:
 	@echo "make repro    run the whole pipeline (sets up .venv first); reports land in reports/"
 	@echo "make test     run every test (sets up .venv first)"
 	@echo "make lab      JupyterLab on the project kernel"
-	@echo "make validate the simulation study (Dask), reports/validation.html"
+	@echo "make validate the simulation study (Dask), reports/validation.html, validation/results/ (commit it)"
 	@echo "make verify   check the reports against this clone's data, code and params"
 	@echo "make bench    run the benchmarks"
 
@@ -30,7 +30,7 @@ $(STAMP): requirements.lock pyproject.toml
 	@touch $(STAMP)
 
 repro: setup
-	$(BIN)/python -m pipeline.orchestrate --jobs $(JOBS)
+	$(BIN)/dvc repro
 
 test: setup
 	$(BIN)/python -m pytest -n 2 --dist loadgroup tests
@@ -39,9 +39,8 @@ lab: setup
 	$(BIN)/jupyter lab --notebook-dir=notebooks
 
 validate: setup
-	$(BIN)/dvc repro validation/dvc.yaml:validate
-	$(BIN)/dvc repro --force --single-item findings
-	$(BIN)/python -m pipeline.orchestrate --jobs $(JOBS)
+	$(BIN)/python -m pipeline.study run
+	$(BIN)/dvc repro
 
 verify: setup
 	$(BIN)/python -m pipeline.provenance verify

@@ -3,8 +3,9 @@
 What a page records (in a visible footer and in an inert JSON block
 ``<script type="application/json" id="instep-provenance">``):
 
-- the git commit and whether tracked files had uncommitted changes (``dvc.lock`` and the stages' own
-  outputs are left out of that check: they change while ``dvc repro`` runs);
+- no git commit: pages are cached DVC outputs, and a run-cache restore or a rerun at another commit must give
+  the same bytes for the same inputs. The code a page was made with is identified by the md5 of the code
+  files and folders its stage declares as dependencies (the same hashes DVC records in dvc.lock);
 - a content hash of every dependency of the stage, resolved from ``dvc.yaml`` (``foreach`` stages such as
   ``profile@kent`` included) and hashed AT RUN TIME, because ``dvc.lock`` is only written after the stage
   finishes. Hashes are the ones DVC 3 writes to ``dvc.lock``: the md5 of a file's bytes, and for a
@@ -14,7 +15,7 @@ What a page records (in a visible footer and in an inert JSON block
   whose name contains ``seed``);
 - the Python version and the versions of key packages.
 
-Apart from the commit line a footer is a function of the inputs, so reports stay deterministic.
+A footer is a function of the inputs, so reports stay deterministic.
 
 Check the reports of a clone against its data, code and params (``make verify``)::
 
@@ -36,7 +37,6 @@ import json
 import os
 import platform
 import re
-import subprocess
 import sys
 from importlib import metadata
 from pathlib import Path
@@ -48,8 +48,8 @@ from . import paths
 
 SCHEMA_VERSION = 1
 SCRIPT_ID = "instep-provenance"
-KEY_PACKAGES = ["pandas", "numpy", "scipy", "statsmodels", "pingouin", "factor_analyzer", "krippendorff",
-                "linearmodels", "pyfixest", "matplotlib", "pyarrow", "dvc", "papermill", "nbconvert"]
+KEY_PACKAGES = ["pandas", "numpy", "scipy", "statsmodels", "pingouin", "krippendorff",
+                "pyfixest", "matplotlib", "pyarrow", "dvc", "papermill", "nbconvert"]
 DVC_DEFAULT_IGNORES = [".hg/", ".git/", ".git", ".dvc/"]
 # attribute order is not kept by every HTML exporter (nbconvert writes id before type)
 _SCRIPT_RE = re.compile(r"""<script\b[^>]*\bid=["']""" + SCRIPT_ID + r"""["'][^>]*>(.*?)</script>""",
@@ -249,7 +249,7 @@ def _normalise_stage(body: dict, group: str) -> dict:
 
 # Pipelines kept out of the default `dvc repro` (root dvc.yaml): their stages are addressed "file:stage" as DVC
 # addresses them, and every path in them is relative to the repo root (wdir: ..).
-SUB_PIPELINES = ["validation/dvc.yaml"]
+SUB_PIPELINES = ["validation/study.yaml"]
 
 
 def stages(root: Path | None = None) -> dict[str, dict]:
@@ -264,12 +264,45 @@ def stages(root: Path | None = None) -> dict[str, dict]:
     return found
 
 
+# Pages rendered many times by one stage: ``profile@kent`` is the ``profiles`` stage's page for ``kent`` and
+# records only that area's entry of the per-area params group (so one area's change leaves the others' bytes).
+PER_AREA_PAGES = {"profile": ("profiles", "areas")}
+
+
 def find_stage(stage: str, all_stages: dict[str, dict]) -> str | None:
     """The address of ``stage`` ("validate" finds "validation/dvc.yaml:validate"); None if undefined."""
     if stage in all_stages:
         return stage
     matches = [name for name in all_stages if name.endswith(":" + stage)]
     return matches[0] if len(matches) == 1 else None
+
+
+def page_definition(page: str, all_stages: dict[str, dict]) -> dict | None:
+    """The definition behind a page made by a stage that renders several pages, with only the params that page
+    reads: ``profile@kent`` (the ``profiles`` stage, ``areas.kent`` for ``areas``) or ``clean_survey`` (a
+    ``python -m pipeline.warm_kernel --each ...`` stage whose expanded commands pass ``--stage clean_survey``;
+    the params are its ``--section`` groups). None if no stage makes such a page."""
+    import shlex
+    group, _, item = page.partition("@")
+    if item and group in PER_AREA_PAGES and PER_AREA_PAGES[group][0] in all_stages:
+        batch, per_item = PER_AREA_PAGES[group]
+        definition = dict(all_stages[batch])
+        definition["params"] = [f"{per_item}.{item}" if p == per_item else p for p in definition["params"]]
+        return definition
+    from .warm_kernel import STAGE_COMMAND, expand_each
+    for body in all_stages.values():
+        parts = shlex.split(body["cmd"]) if isinstance(body.get("cmd"), str) else []
+        if parts[:3] != ["python", "-m", "pipeline.warm_kernel"] or "--" not in parts:
+            continue
+        split = parts.index("--")
+        options, argv = parts[3:split], parts[split + 1:]
+        each = [options[i + 1] for i, o in enumerate(options[:-1]) if o == "--each"]
+        for run_argv in expand_each(each, argv).values():
+            pairs = dict(zip(run_argv[:-1], run_argv[1:]))
+            if pairs.get("--stage") == page:
+                sections = [run_argv[i + 1] for i, a in enumerate(run_argv[:-1]) if a == "--section"]
+                return {**body, "params": [p for p in body["params"] if p in sections]}
+    return None
 
 
 def stage_params(declared: list, root: Path | None = None) -> dict[str, Any]:
@@ -327,34 +360,8 @@ def seeds_in(params: dict[str, Any]) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------------------------------------------
-# Git and versions
+# Versions
 # ---------------------------------------------------------------------------------------------------------
-def _git(args: list[str], root: Path) -> str:
-    return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=True).stdout
-
-
-def git_state(root: Path | None = None, exclude: list[str] | None = None) -> dict[str, Any]:
-    """``{"commit", "dirty", "changed_files"}``; ``exclude`` paths (pipeline outputs, dvc.lock) are not counted."""
-    root = Path(root or paths.ROOT)
-    try:
-        commit = _git(["rev-parse", "HEAD"], root).strip()
-    except (OSError, subprocess.CalledProcessError):
-        return {"commit": "unknown", "dirty": False, "changed_files": []}
-    specs = ["."] + [f":(exclude,top){p}" for p in sorted(set(exclude or []))]
-    try:
-        status = _git(["status", "--porcelain", "--untracked-files=no", "--", *specs], root)
-    except (OSError, subprocess.CalledProcessError):
-        status = ""
-    changed = sorted(line[3:].strip() for line in status.splitlines() if line.strip())
-    return {"commit": commit, "dirty": bool(changed), "changed_files": changed}
-
-
-def git_commit() -> tuple[str, bool]:
-    """(commit, dirty) of the repo, or ('unknown', False) outside git."""
-    state = git_state()
-    return state["commit"], state["dirty"]
-
-
 def package_versions() -> dict[str, str]:
     out = {"python": platform.python_version()}
     for name in KEY_PACKAGES:
@@ -385,6 +392,8 @@ def provenance_record(stage: str, inputs: list[str | Path] | None = None, root: 
     all_stages = stages(root)
     address = find_stage(stage, all_stages)
     definition = all_stages.get(address) if address else None
+    if definition is None:
+        definition = page_definition(stage, all_stages)
     dep_paths = list(definition["deps"]) if definition else []
     for extra in inputs or []:
         extra_path = Path(extra)
@@ -393,12 +402,10 @@ def provenance_record(stage: str, inputs: list[str | Path] | None = None, root: 
         dep_paths.append(rel)
     deps = [{"path": p, "md5": path_md5(p, root)} for p in sorted(set(dep_paths))]
     params = stage_params(definition["params"], root) if definition else {}
-    outputs = [out for st in all_stages.values() for out in st["outs"]] + ["dvc.lock"]
     return {
         "schema": SCHEMA_VERSION,
         "stage": stage,
         "stage_defined": definition is not None,
-        "git": git_state(root, exclude=outputs),
         "deps": deps,
         "params": params,
         "seeds": seeds_in(params),
@@ -412,11 +419,11 @@ def metrics_block(stage: str, inputs: list[str | Path] | None = None) -> dict:
     Use: ``metrics["provenance"] = provenance.metrics_block("estimate")`` before writing the file with
     ``pipeline.io.write_json``. Hashes are keyed by path (``{"deps": {path: md5}}``) so that
     ``dvc metrics diff`` and :func:`pipeline.plan.what_changed_table` compare them entry by entry.
-    The git state is left out (it stays in the page footers): metrics are a function of the inputs,
-    params and code hashed here, so the same ones give a byte-identical file at any commit.
+    Metrics are a function of the inputs, params and code hashed here, so the same ones give a
+    byte-identical file at any commit.
     """
     record = provenance_record(stage, inputs=inputs)
-    block = {key: value for key, value in record.items() if key != "git"}
+    block = dict(record)
     block["deps"] = {dep["path"]: dep["md5"] for dep in record["deps"]}
     return block
 
@@ -434,12 +441,9 @@ def footer_html(stage: str, inputs: list[str | Path] | None = None, root: Path |
 
 def render_footer(record: dict) -> str:
     esc = html.escape
-    git = record["git"]
-    if git["dirty"]:
-        shown = ", ".join(git["changed_files"][:10]) + (" …" if len(git["changed_files"]) > 10 else "")
-        state = f" with uncommitted changes to tracked files ({esc(shown)})"
-    else:
-        state = " (no uncommitted changes to tracked files)"
+    code = [dep for dep in record["deps"] if dep["path"].startswith(("pipeline", "notebooks/", "templates"))]
+    state = (f": code identified by the content hashes of its {len(code)} code dependencies below"
+             if code else "")
     warning = "" if record["stage_defined"] else (
         f"<p><strong>Stage <code>{esc(record['stage'])}</code> is not defined in dvc.yaml: its inputs and "
         "params could not be recorded.</strong></p>")
@@ -453,7 +457,7 @@ def render_footer(record: dict) -> str:
     versions = ", ".join(f"{esc(k)} {esc(v)}" for k, v in record["versions"].items())
     return (
         '<footer class="instep-footer" role="contentinfo"><h2>Provenance</h2>'
-        f"<p>Stage <code>{esc(record['stage'])}</code>, made from commit <code>{esc(git['commit'])}</code>"
+        f"<p>Stage <code>{esc(record['stage'])}</code>"
         f"{state}.</p>{warning}"
         f"<p>Seeds: {seeds}.</p>"
         f"<details><summary>Inputs this page depends on ({len(record['deps'])}), content hashes taken when the "

@@ -9,7 +9,8 @@ commands run in a few long-lived worker processes instead, each holding one kern
 * ``WarmKernel`` starts the project kernel once, imports the modules the notebooks import, and before
   each notebook puts the kernel back to the state of a fresh one: IPython's
   ``reset(new_session=True)`` (variables, history, execution count), matplotlib's figures and
-  rcParams and the warnings filters as they were after start-up. Only imported modules survive.
+  rcParams, pandas' options (back to their defaults), numpy's print options and the warnings filters
+  as they were after start-up. Only imported modules survive.
   ``tests/test_warm_kernel.py`` renders profiles both ways and compares the HTML byte for byte.
 * ``warm_pool`` starts such workers; ``render_stage_commands`` runs DVC stage commands
   (``python -m pipeline.notebook ...``, exactly as written in ``dvc.yaml``) ``jobs`` at a time in them
@@ -88,8 +89,16 @@ def kernel_side_reset() -> None:
         _FRESH_STATE["warnings"] = list(warnings.filters)
         if "matplotlib" in sys.modules:
             _FRESH_STATE["rc"] = sys.modules["matplotlib"].rcParams.copy()
+        if "numpy" in sys.modules:
+            _FRESH_STATE["numpy"] = sys.modules["numpy"].get_printoptions()
     else:
         warnings.filters[:] = _FRESH_STATE["warnings"]
+        if "pandas" in sys.modules:  # e.g. 02_features sets display.max_columns; a fresh kernel has the defaults
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                sys.modules["pandas"].reset_option("all")
+        if _FRESH_STATE.get("numpy") is not None:
+            sys.modules["numpy"].set_printoptions(**_FRESH_STATE["numpy"])
         # a warning already shown (recorded in each module's __warningregistry__) must show again in the
         # next notebook, as in a fresh kernel: bumping the filters version invalidates those records
         getattr(warnings, "_filters_mutated", lambda: None)()
@@ -320,3 +329,44 @@ def run_until_failure(stages: list[str], submit, workers: int, report=None, *,
             else:
                 failed = True
     return results
+
+
+# --- command line: several notebook runs of one stage in warm workers ------------------------------------------
+
+def expand_each(each: list[str], argv: list[str]) -> dict[str, list[str]]:
+    """``--each kind=survey,fieldwork`` over ``argv`` holding ``{kind}``: one argument list per value."""
+    runs = {"": list(argv)}
+    for spec in each:
+        name, _, values = spec.partition("=")
+        if not name or not values:
+            raise SystemExit(f"--each takes NAME=V1,V2,...; got {spec!r}")
+        runs = {f"{label} {value}".strip(): [a.replace("{" + name + "}", value) for a in args]
+                for label, args in runs.items() for value in values.split(",")}
+    return runs
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m pipeline.warm_kernel [--jobs N] --each NAME=V1,V2 -- NOTEBOOK --out ...{NAME}...``: the
+    ``pipeline.notebook`` command once per value, ``jobs`` at a time in warm kernels (one DVC stage that
+    renders one notebook several ways, e.g. the four clean kinds)."""
+    import argparse
+    import os
+    import sys
+    parser = argparse.ArgumentParser(prog="python -m pipeline.warm_kernel")
+    parser.add_argument("--jobs", type=int, default=int(os.environ.get("INSTEP_JOBS", "2")))
+    parser.add_argument("--each", action="append", default=[], metavar="NAME=V1,V2")
+    parser.add_argument("notebook_argv", nargs=argparse.REMAINDER,
+                        help="after --: the pipeline.notebook arguments, with {NAME} placeholders")
+    args = parser.parse_args(argv)
+    rest = args.notebook_argv[1:] if args.notebook_argv[:1] == ["--"] else args.notebook_argv
+    runs = expand_each(args.each, rest)
+    commands = {label or "run": shlex.join([*STAGE_COMMAND, *run_argv]) for label, run_argv in runs.items()}
+    results = render_stage_commands(commands, args.jobs)
+    failed = [r for r in results if r.returncode != 0]
+    for result in failed:
+        print(f"{result.stage} failed:\n{result.output}", file=sys.stderr)
+    return 1 if failed or len(results) < len(commands) else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

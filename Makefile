@@ -9,7 +9,12 @@ export PATH := $(BIN):$(PATH)
 export PYTHONHASHSEED := 0
 export MPLBACKEND := Agg
 
-.PHONY: setup repro test lab validate verify bench clean-reports help
+UV_VERSION := 0.13.9
+# what `make lock` passes to uv: one platform and Python, so the lock does not depend on the machine running it
+LOCK_FLAGS := --generate-hashes --python-version 3.11 --python-platform x86_64-unknown-linux-gnu \
+	--no-emit-package rfc3987-syntax --custom-compile-command "make lock"
+
+.PHONY: setup repro test lab validate verify bench lock clean-reports help
 
 help:
 	@echo "make repro    run the whole pipeline (sets up .venv first); reports land in reports/"
@@ -23,10 +28,11 @@ setup: $(STAMP)
 
 $(STAMP): requirements.lock pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet "pip==26.3" "setuptools==80.9.0" "wheel==0.45.1"
-	$(BIN)/python -m pip install --quiet -r requirements.lock
+	$(BIN)/python -m pip install --quiet "pip==26.3"
+	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r requirements.lock
 	$(BIN)/python -m pip install --quiet --no-deps -e .
-	$(BIN)/python -m ipykernel install --sys-prefix --name instep --display-name "In Step (.venv)" >/dev/null
+	$(BIN)/python -m ipykernel install --sys-prefix --name instep --display-name "In Step (.venv)" \
+		--env PYTHONHASHSEED 0 --env MPLBACKEND Agg >/dev/null
 	@touch $(STAMP)
 
 repro: setup
@@ -44,6 +50,18 @@ validate: setup
 
 verify: setup
 	$(BIN)/python -m pipeline.provenance verify
+
+# requirements.in -> requirements.lock (uv, hashes; keeps the versions already locked unless requirements.in
+# needs others). Line 1 records requirements.in's sha256 for tests/test_foundation.py.
+lock:
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@test -x $(BIN)/uv && $(BIN)/uv --version | grep -q " $(UV_VERSION)" || \
+		$(BIN)/python -m pip install --quiet "uv==$(UV_VERSION)"
+	$(BIN)/uv pip compile requirements.in $(LOCK_FLAGS) --quiet -o requirements.lock
+	@{ echo "# requirements.in sha256: $$(sha256sum requirements.in | cut -d' ' -f1)"; \
+		grep -v '^# requirements.in sha256: ' requirements.lock; } > requirements.lock.tmp
+	@mv requirements.lock.tmp requirements.lock
+	@echo "requirements.lock regenerated from requirements.in; commit both"
 
 bench: setup
 	$(BIN)/python benchmarks/bench_inference.py

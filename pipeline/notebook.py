@@ -104,6 +104,24 @@ def stable_cell_ids(nb) -> None:
             cell["id"] = "injected-parameters"
 
 
+TIMING_KEYS = ("start_time", "end_time", "duration")
+
+
+def stable_metadata(nb, notebook: Path, out: Path) -> None:
+    """Drop what differs between two runs of the same inputs: papermill's and the kernel's clock times
+    (per cell and per notebook) and absolute paths (a clone elsewhere gives the same bytes). The executed
+    notebook is a DVC output: same inputs and params, same bytes."""
+    record = nb.metadata.get("papermill", {})
+    for key in TIMING_KEYS:
+        record.pop(key, None)
+    record["input_path"] = paths.rel(notebook)
+    record["output_path"] = paths.rel(out)
+    for cell in nb.cells:
+        cell.metadata.pop("execution", None)
+        for key in TIMING_KEYS:
+            cell.metadata.get("papermill", {}).pop(key, None)
+
+
 def _first_heading(nb) -> str | None:
     for cell in nb.cells:
         if cell.cell_type == "markdown":
@@ -177,6 +195,7 @@ def run(notebook: Path, out: Path, parameters: dict[str, Any], *, stage: str | N
         remove_kernel_folder(transport)
     nb = nbformat.read(tmp, as_version=4)
     stable_cell_ids(nb)
+    stable_metadata(nb, notebook, executed)
     nbformat.write(nb, tmp)
     os.replace(tmp, executed)
     export_html_node(nb, html, hide_code=True, title=title)

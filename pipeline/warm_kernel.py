@@ -130,6 +130,20 @@ def _kernel_manager_class():
     return ReusedKernelManager
 
 
+def _prime_client() -> None:
+    """Import what rendering a notebook needs on this side (papermill, nbformat, the HTML exporter)."""
+    import papermill  # noqa: F401
+    from .notebook import _html_exporter
+    _html_exporter(True)
+
+
+# drawn once after the imports: the first figure of a process pays matplotlib's font and backend set-up
+FIRST_FIGURE = ("import matplotlib as _m, io as _io\n"
+                "if 'matplotlib.pyplot' in __import__('sys').modules:\n"
+                "    import matplotlib.pyplot as _p; _f = _p.figure(); _f.savefig(_io.BytesIO(), format='png'); "
+                "_p.close(_f)")
+
+
 class WarmKernel:
     """One project kernel kept alive across notebooks; ``reset()`` before each (``pipeline.notebook.run``
     calls it)."""
@@ -146,6 +160,7 @@ class WarmKernel:
         self.transport = local_kernel_transport()
         self.km = _kernel_manager_class()(kernel_name=self.kernel_name, **self.transport)
         run_sync(self.km.start_kernel)(cwd=str(paths.ROOT))
+        _prime_client()  # while the kernel process starts on the other core
         if self.warm_up_code:
             self._execute(self.warm_up_code)
         self._execute(RESET_CODE)  # records the state after the imports
@@ -226,9 +241,10 @@ def render_in_worker(stage: str, argv: list[str]) -> StepResult:
 
 
 def warm_up_code(notebooks) -> str:
-    """The import statements of all ``notebooks``, once each: what every worker's kernel runs first."""
-    return "\n".join(dict.fromkeys(line for nb in sorted(set(notebooks))
-                                    for line in notebook_imports(nb).splitlines()))
+    """The import statements of all ``notebooks``, once each, and a first figure: what every worker's kernel
+    runs first (the reset that follows removes every name they bind)."""
+    return "\n".join([*dict.fromkeys(line for nb in sorted(set(notebooks))
+                                      for line in notebook_imports(nb).splitlines()), FIRST_FIGURE])
 
 
 def warm_pool(jobs: int, notebooks, kernel_name: str) -> ProcessPoolExecutor:

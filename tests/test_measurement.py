@@ -374,3 +374,40 @@ def test_chained_equations_pmm_is_statsmodels_mice_on_arrays():
     observed = values[~np.isnan(values)]
     imputed = ours[0][np.isnan(values)]
     assert np.isin(imputed, observed).all()  # predictive mean matching: donors' observed values only
+
+
+# ---------------------------------------------------------------- omega: statsmodels' factor model
+def test_omega_matches_closed_form_on_demo_data_to_1e8():
+    """Every 3-item feature of the shipped demo survey: the one-factor ML model is exactly identified, so
+    omega has a closed form (loadings^2 = r_ij r_ik / r_jk); statsmodels' Factor must reach it to 1e-8."""
+    from pipeline.clean import clean_kind
+    from pipeline.measurement.reliability import mcdonald_omega
+
+    result = clean_kind("survey")
+    checked = 0
+    for feature, items in feature_items(result.codebook, result.clean).items():
+        values = result.clean[items].to_numpy(dtype=float)
+        values = values[~np.all(np.isnan(values), axis=1)]
+        if values.shape[1] != 3:
+            continue
+        r = pd.DataFrame(values).corr().to_numpy()
+        lam2 = np.array([r[0, 1] * r[0, 2] / r[1, 2], r[0, 1] * r[1, 2] / r[0, 2], r[0, 2] * r[1, 2] / r[0, 1]])
+        omega, note = mcdonald_omega(values)
+        assert abs(omega - (1 - (1 - lam2).sum() / r.sum())) < 1e-8, (feature, note)
+        checked += 1
+    assert checked, "no 3-item feature in the demo survey"
+
+
+def test_omega_agrees_with_factor_analyzer_it_replaced():
+    """On the correlation matrices of the demo data recorded with factor_analyzer 0.5.1's omegas: equal up to
+    that library's own optimiser tolerance (its values are up to 3.2e-7 from the closed form)."""
+    import json
+    from pathlib import Path
+
+    from pipeline.measurement.reliability import one_factor_uniquenesses
+
+    ref = json.loads((Path(__file__).parent / "data" / "omega_factor_analyzer_0.5.1.json").read_text())
+    for feature, old in ref["omega"].items():
+        corr = np.asarray(ref["corr"][feature])
+        new = 1 - one_factor_uniquenesses(corr).sum() / corr.sum()
+        assert abs(new - old) < 5e-7, feature

@@ -3,19 +3,16 @@
 Alpha uses the pairwise-complete item covariance matrix (as ``pingouin.cronbach_alpha(...,
 nan_policy='pairwise')``) and the F-based interval of Feldt (the one pingouin reports), with n the
 number of respondents who answered at least one item of the feature. Omega comes from a one-factor
-maximum-likelihood model (``factor_analyzer``) fitted to the pairwise-complete item correlation
+maximum-likelihood model (statsmodels' ``Factor(method="ml")``) fitted to the pairwise-complete item correlation
 matrix: omega = 1 - sum(uniquenesses) / sum(correlation matrix) (METHODS.md). A one-factor model
 needs at least three items; features with fewer get NaN omega and a note.
 
-Library trap: factor_analyzer 0.5.1 calls ``sklearn.utils.check_array(force_all_finite=...)``, a
-keyword scikit-learn 1.8 removed (renamed ``ensure_all_finite``), so ``FactorAnalyzer.fit`` raises
-TypeError under the pinned scikit-learn. ``_factor_analyzer_compat`` translates the keyword for the
-duration of our call only (nothing is patched when the installed scikit-learn still accepts it).
+(It replaced factor_analyzer 0.5.1, unmaintained and broken under scikit-learn 1.8; on the demo data the two
+agree to 3.2e-7, the tolerance of factor_analyzer's optimiser, and this one matches the closed form of the
+3-item model to 1e-8: tests/test_measurement.py.)
 """
 from __future__ import annotations
 
-import contextlib
-import inspect
 import warnings
 
 import numpy as np
@@ -50,34 +47,19 @@ def cronbach_alpha(items: pd.DataFrame | np.ndarray, ci_level: float = 0.95) -> 
     return (float(alpha), float(low), float(high))
 
 
-@contextlib.contextmanager
-def _factor_analyzer_compat():
-    """Let factor_analyzer 0.5.1 run under scikit-learn >= 1.8 (see the module docstring)."""
-    import factor_analyzer.factor_analyzer as fa_module
-
-    original = fa_module.check_array
-    if "force_all_finite" in inspect.signature(original).parameters:
-        yield
-        return
-
-    def check_array(*args, force_all_finite=True, **kwargs):
-        return original(*args, ensure_all_finite=force_all_finite, **kwargs)
-
-    fa_module.check_array = check_array
-    try:
-        yield
-    finally:
-        fa_module.check_array = original
+# tight enough that a 3-item model (exactly identified) matches its closed form to about 1e-9
+FACTOR_FIT = {"maxiter": 1000, "tol": 1e-14, "opt": {"gtol": 1e-12}}
 
 
 def one_factor_uniquenesses(corr: np.ndarray) -> np.ndarray:
-    """Uniquenesses of a one-factor ML model (factor_analyzer, method='ml') fitted to a correlation matrix."""
-    from factor_analyzer import FactorAnalyzer
+    """Uniquenesses of a one-factor maximum-likelihood model fitted to a correlation matrix
+    (``statsmodels.multivariate.factor.Factor(..., method="ml")``)."""
+    from statsmodels.multivariate.factor import Factor
 
-    with _factor_analyzer_compat():
-        model = FactorAnalyzer(n_factors=1, rotation=None, method="ml", is_corr_matrix=True)
-        model.fit(np.asarray(corr, dtype=float))
-    return np.asarray(model.get_uniquenesses(), dtype=float)
+    model = Factor(n_factor=1, corr=np.asarray(corr, dtype=float), method="ml")
+    # its EM start draws random values: a fixed generator per fit makes the result a function of corr only
+    result = model.fit(**FACTOR_FIT, rng=np.random.default_rng(0))
+    return np.asarray(result.uniqueness, dtype=float)
 
 
 def mcdonald_omega(items: pd.DataFrame | np.ndarray) -> tuple[float, str]:
@@ -87,7 +69,9 @@ def mcdonald_omega(items: pd.DataFrame | np.ndarray) -> tuple[float, str]:
     k = values.shape[1]
     if k < 3:
         return (np.nan, f"omega needs >= 3 items (has {k})")
-    corr = pd.DataFrame(values).corr().to_numpy()
+    # rounded to 12 decimals: the optimiser's path (and its last digits, ~1e-10) must not depend on the
+    # order of the rows, which changes the correlations' last bits (same data, same bytes written)
+    corr = np.round(pd.DataFrame(values).corr().to_numpy(), 12)
     if not np.all(np.isfinite(corr)):
         return (np.nan, "omega: an item has no variance or no overlap with another item")
     note = ""
@@ -95,7 +79,7 @@ def mcdonald_omega(items: pd.DataFrame | np.ndarray) -> tuple[float, str]:
         warnings.simplefilter("always")
         try:
             uniquenesses = one_factor_uniquenesses(corr)
-        except Exception as exc:  # factor_analyzer raises plain exceptions on singular matrices
+        except Exception as exc:  # e.g. numpy's LinAlgError on a singular matrix
             return (np.nan, f"omega: factor model failed ({type(exc).__name__}: {exc})")
     if caught:
         note = "omega: " + "; ".join(sorted({str(w.message).splitlines()[0][:120] for w in caught}))

@@ -52,15 +52,14 @@ verify: setup
 	$(BIN)/python -m pipeline.provenance verify
 
 # requirements.in -> requirements.lock (uv, hashes; keeps the versions already locked unless requirements.in
-# needs others). Line 1 records requirements.in's sha256 for tests/test_foundation.py.
+# needs others). Line 1 records requirements.in's sha256 for tests/test_foundation.py; environment.yml follows.
 lock:
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@test -x $(BIN)/uv && $(BIN)/uv --version | grep -q " $(UV_VERSION)" || \
 		$(BIN)/python -m pip install --quiet "uv==$(UV_VERSION)"
 	$(BIN)/uv pip compile requirements.in $(LOCK_FLAGS) --quiet -o requirements.lock
-	@{ echo "# requirements.in sha256: $$(sha256sum requirements.in | cut -d' ' -f1)"; \
-		grep -v '^# requirements.in sha256: ' requirements.lock; } > requirements.lock.tmp
-	@mv requirements.lock.tmp requirements.lock
+	$(BIN)/python tools/lockfile.py stamp
+	$(BIN)/python tools/lockfile.py env
 	@echo "requirements.lock regenerated from requirements.in; commit both"
 
 bench: setup

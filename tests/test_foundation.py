@@ -163,11 +163,67 @@ def test_every_area_in_params_is_a_partnership():
     assert sorted(params["areas"]) == sorted(load_partnerships()["lcjp_id"])
 
 
+def _lockfile():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("lockfile", paths.ROOT / "tools" / "lockfile.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def test_environment_yml_pins_equal_the_lock():
-    lock = {l.strip() for l in (paths.ROOT / "requirements.lock").read_text().splitlines()
-            if l.strip() and not l.startswith("#")}
+    lockfile = _lockfile()
+    lock = lockfile.pins((paths.ROOT / "requirements.lock").read_text())
     env = yaml.safe_load((paths.ROOT / "environment.yml").read_text())
     pip_section = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
     assert "python=3.11" in env["dependencies"]
-    assert {p for p in pip_section if "==" in p} == lock
-    assert all("==" in line for line in lock), "every lock line must be an exact pin"
+    assert lockfile.pins("\n".join(p for p in pip_section if "==" in p)) == lock
+
+
+def test_lock_matches_requirements_in():
+    """`make lock` wrote the lock from this requirements.in: its sha256 stamp, every direct dependency pinned,
+    every pin with hashes (so `make setup` installs with --require-hashes), rfc3987-syntax left out."""
+    lockfile = _lockfile()
+    text = (paths.ROOT / "requirements.lock").read_text()
+    first = text.splitlines()[0]
+    assert first == lockfile.STAMP + lockfile.sha256(), (
+        "requirements.in changed since requirements.lock was generated: run `make lock` and commit both")
+    locked = lockfile.pins(text)
+    direct = lockfile.direct_requirements((paths.ROOT / "requirements.in").read_text())
+    assert direct and not [name for name in direct if name not in locked], "direct dependency missing from lock"
+    hashes = lockfile.hashed_pins(text)
+    assert set(hashes) == set(locked) and min(hashes.values()) >= 1
+    assert "rfc3987-syntax" not in locked
+
+
+def test_lockfile_helpers_parse_what_uv_writes():
+    lockfile = _lockfile()
+    text = "# c\nRuamel.Yaml_clib==0.2.15 \\\n    --hash=sha256:aa \\\n    --hash=sha256:bb\n    # via x\n"
+    assert lockfile.pins(text) == {"ruamel-yaml-clib": "0.2.15"}
+    assert lockfile.hashed_pins(text) == {"ruamel-yaml-clib": 2}
+    assert lockfile.direct_requirements("a\nB_c[x]>=1  # why\n# none\n") == ["a", "b-c"]
+
+
+def test_pyproject_declares_every_third_party_import_of_the_package():
+    import ast
+    import sys
+    import tomllib
+    from importlib import metadata
+
+    declared = {_lockfile().normalise(d) for d in
+                tomllib.loads((paths.ROOT / "pyproject.toml").read_text())["project"]["dependencies"]}
+    providers = metadata.packages_distributions()
+    used = set()
+    for path in (paths.ROOT / "pipeline").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module] if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module else []
+            for name in names:
+                top = name.split(".")[0]
+                if top not in sys.stdlib_module_names and top != "pipeline":
+                    used |= {_lockfile().normalise(d) for d in providers.get(top, [top])}
+    assert not used - declared, f"imported by pipeline/ but not declared in pyproject.toml: {used - declared}"
+    # needed at run time without an import statement naming them
+    runtime = {"pyarrow": "pandas' parquet engine (engine='pyarrow')", "ipykernel": "the kernel notebooks run in",
+               "distributed": "dask.distributed is the distributed package"}
+    assert not declared - used - set(runtime), f"declared in pyproject.toml but never imported: {declared - used}"

@@ -10,6 +10,8 @@ draws, scaled up to all pairs x B. Prints both times, the ratio and peak memory 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
+import sys
 import resource
 import time
 import tracemalloc
@@ -19,7 +21,9 @@ import pandas as pd
 import statsmodels.api as sm
 
 from pipeline import paths
-from pipeline.estimation import associations, fixtures, inference, prepare
+from pipeline.estimation import associations, inference, prepare
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo root: tests.builders
+from tests.builders import estimation as fixtures  # noqa: E402
 
 
 def load_inputs():

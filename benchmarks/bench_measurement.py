@@ -7,13 +7,16 @@ cheaper variants the simulation study can use.
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
+import sys
 import time
 import warnings
 
 import numpy as np
 
 from pipeline.measurement import area_features, area_scores, feature_quality
-from pipeline.measurement.synthetic import synthetic_survey
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo root: tests.builders
+from tests.builders.synthetic import synthetic_survey  # noqa: E402
 
 
 def best_of(fn, repeats: int) -> float:

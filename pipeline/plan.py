@@ -1,26 +1,18 @@
-"""The registered analysis plan, every deviation from it, the stage graph and what changed since a commit.
+"""The registered analysis plan and every deviation from it.
 
 ``analysis_plan.yaml`` (repo root) is data: the features and outcomes of the study, the confirmatory
 family, and the ``settings`` registered for one params.yaml group (``params_group``, normally
 ``estimate``). Nothing here knows a feature, outcome or covariate name.
 
-Record the plan (the ``plan`` stage in dvc.yaml)::
-
-    python -m pipeline.plan record      # -> data/processed/plan_record.json
-
-writes the plan's md5, the commit that introduced it (``git log --diff-filter=A``; ``uncommitted`` when
-none), later commits that amended it and whether the working copy differs from the last commit.
-
 For the findings report: :func:`plan_vs_run_table` (settings where params.yaml differs from the plan),
-:func:`label_exploratory` (confirmatory vs exploratory per estimate), :func:`dag_text` (the stage
-graph) and :func:`what_changed_table` (metrics and params against a git revision).
+:func:`label_exploratory` (confirmatory vs exploratory per estimate). The plan's git history and what changed
+since a commit are in :mod:`pipeline.history` (never in a cached output); the stage graph is DVC's own
+(``dvc dag``).
 """
 from __future__ import annotations
 
 import argparse
 import json
-import math
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -35,8 +27,6 @@ REQUIRED_KEYS = ["plan_version", "params_group", "features", "outcomes", "confir
 NOT_SET = "(not set)"
 NOT_IN_PLAN = "(not in plan)"
 PLAN_VS_RUN_COLUMNS = ["setting", "planned", "run", "affects"]
-WHAT_CHANGED_COLUMNS = ["kind", "name", "old", "new", "change", "difference"]
-EDGE_COLUMNS = ["upstream", "stage", "via"]
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -138,78 +128,6 @@ def unmatched_plan_names(plan: dict, features: list[str], outcomes: list[str]) -
              for o in plan["outcomes"] if o not in set(outcomes)]
     return pd.DataFrame(rows, columns=["kind", "name", "problem"]).sort_values(["kind", "name"],
                                                                              ignore_index=True)
-
-
-# ---------------------------------------------------------------------------------------------------------
-# Recording the plan (the `plan` stage)
-# ---------------------------------------------------------------------------------------------------------
-def _git(args: list[str], root: Path) -> str | None:
-    try:
-        return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=True).stdout
-    except (OSError, subprocess.CalledProcessError):
-        return None
-
-
-def plan_record(root: Path | None = None, plan_file: str = PLAN_FILE) -> dict[str, Any]:
-    """Hash of the plan and its git history: when it was registered and whether it was amended since."""
-    from .provenance import file_md5
-
-    root = Path(root or paths.ROOT)
-    path = root / plan_file
-    load_plan(path)
-    log = _git(["log", "--format=%H %cI", "--", plan_file], root) or ""
-    history = [line.split(" ", 1) for line in log.splitlines() if line.strip()]  # newest first
-    added = (_git(["log", "--diff-filter=A", "--format=%H", "--", plan_file], root) or "").split()
-    introduced = added[-1] if added else "uncommitted"  # oldest addition: the registration
-    dates = dict(history)
-    amendments = [{"commit": c, "date": d} for c, d in reversed(history) if c != introduced]
-    tracked = _git(["ls-files", "--error-unmatch", plan_file], root) is not None
-    changed = _git(["diff", "--quiet", "HEAD", "--", plan_file], root) is None if tracked else True
-    return {
-        "plan_file": plan_file,
-        "md5": file_md5(path),
-        "introduced_commit": introduced,
-        "introduced_date": dates.get(introduced, ""),
-        "amendments": amendments,
-        "working_copy_differs_from_commit": bool(changed),
-    }
-
-
-def record(out: Path | None = None, root: Path | None = None) -> dict[str, Any]:
-    """Write :func:`plan_record` to data/processed/plan_record.json (deterministic JSON)."""
-    from .io import write_json
-
-    result = plan_record(root)
-    write_json(result, Path(out or paths.processed("plan_record.json")))
-    return result
-
-
-def registration_table(record: dict | None = None, plan: dict | None = None) -> "pd.DataFrame":  # noqa: F821
-    """The plan's registration for a report: ``item, value`` (commit, date, amendments, family).
-
-    ``record`` defaults to data/processed/plan_record.json (the ``plan`` stage), else is computed now.
-    """
-    import pandas as pd
-
-    if record is None:
-        stored = paths.processed("plan_record.json")
-        record = json.loads(stored.read_text(encoding="utf-8")) if stored.is_file() else plan_record()
-    plan = load_plan() if plan is None else plan
-    family = confirmatory_spec(plan)
-    amendments = record.get("amendments") or []
-    rows = [
-        ("plan file", f"{record['plan_file']} (md5 {record['md5']})"),
-        ("registered in commit", f"{record['introduced_commit']} {record.get('introduced_date', '')}".strip()),
-        ("amended since", "; ".join(f"{a['commit']} {a['date']}" for a in amendments) if amendments else "never"),
-        ("working copy differs from its last commit", "yes" if record.get("working_copy_differs_from_commit")
-         else "no"),
-        ("confirmatory family", f"{len(family)} tests: " + "; ".join(
-            f"{e['feature']} ~ {e['outcome']}" + (f" ({e['period']})" if "period" in e else "") for e in family)),
-        ("confirmatory models", ", ".join(confirmatory_models(plan) or ["any"])),
-        ("confirmatory adjustment", str((plan.get("confirmatory") or {}).get("adjustment", "not stated"))),
-        ("registered settings of params group", plan["params_group"]),
-    ]
-    return pd.DataFrame(rows, columns=["item", "value"]).astype("string")
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -376,198 +294,13 @@ def label_exploratory(estimates_df: "pd.DataFrame", plan: dict | None = None,  #
     return out
 
 
-# ---------------------------------------------------------------------------------------------------------
-# The stage graph
-# ---------------------------------------------------------------------------------------------------------
-def _overlaps(dep: str, out: str) -> bool:
-    dep, out = dep.rstrip("/"), out.rstrip("/")
-    return dep == out or dep.startswith(out + "/") or out.startswith(dep + "/")
-
-
-def stage_edges(root: Path | None = None, stages: dict | None = None) -> "pd.DataFrame":  # noqa: F821
-    """Edges of the DVC stage graph: ``upstream, stage, via`` (the dep path that links them)."""
-    import pandas as pd
-
-    from . import provenance
-
-    stages = provenance.stages(root) if stages is None else stages
-    rows = []
-    for name, definition in stages.items():
-        for dep in definition["deps"]:
-            for other, other_def in stages.items():
-                if other != name and any(_overlaps(dep, out) for out in other_def["outs"]):
-                    rows.append({"upstream": other, "stage": name, "via": dep})
-    return (pd.DataFrame(rows, columns=EDGE_COLUMNS).drop_duplicates()
-            .sort_values(EDGE_COLUMNS, ignore_index=True))
-
-
-def upstream_stages(stage: str, root: Path | None = None, stages: dict | None = None) -> list[str]:
-    """Every stage whose outputs ``stage`` reads, directly or through other stages (sorted)."""
-    edges = stage_edges(root, stages)
-    parents: dict[str, set[str]] = {}
-    for up, down in zip(edges["upstream"], edges["stage"]):
-        parents.setdefault(down, set()).add(up)
-    seen: set[str] = set()
-    todo = [stage]
-    while todo:
-        for parent in parents.get(todo.pop(), set()):
-            if parent not in seen:
-                seen.add(parent)
-                todo.append(parent)
-    return sorted(seen - {stage})
-
-
-def _collapsed(name: str, groups: dict[str, list[str]]) -> str:
-    group = name.split("@", 1)[0]
-    members = groups.get(group, [])
-    if "@" in name and len(members) > 1:
-        return f"{group}@* ({len(members)} stages: {members[0].split('@', 1)[1]} … {members[-1].split('@', 1)[1]})"
-    return name
-
-
-def dag_text(root: Path | None = None, stages: dict | None = None) -> str:
-    """The stage graph as text, in run order, one line per stage: ``stage <- upstream, ...``.
-
-    Computed from dvc.yaml (a stage depends on another when one of its deps is, lies inside or contains
-    the other's output). ``foreach`` stages (``profile@kent`` ...) are collapsed to one line.
-    """
-    from . import provenance
-
-    stages = provenance.stages(root) if stages is None else stages
-    groups: dict[str, list[str]] = {}
-    for name in sorted(stages):
-        if "@" in name:
-            groups.setdefault(name.split("@", 1)[0], []).append(name)
-    edges = stage_edges(root, stages)
-    parents: dict[str, set[str]] = {_collapsed(n, groups): set() for n in stages}
-    for up, down in zip(edges["upstream"], edges["stage"]):
-        parents[_collapsed(down, groups)].add(_collapsed(up, groups))
-    # Kahn's algorithm, ties broken by dvc.yaml order, so the text is deterministic.
-    order_key = {}
-    for index, name in enumerate(stages):
-        order_key.setdefault(_collapsed(name, groups), index)
-    remaining = {node: set(ups) - {node} for node, ups in parents.items()}
-    lines = []
-    width = max((len(node) for node in remaining), default=0)
-    while remaining:
-        ready = sorted((n for n, ups in remaining.items() if not ups), key=order_key.get)
-        if not ready:  # a cycle: DVC would refuse it; print the rest as is
-            ready = sorted(remaining, key=order_key.get)
-        for node in ready:
-            ups = sorted(parents[node] - {node}, key=order_key.get)
-            lines.append(f"{node.ljust(width)}  <- {', '.join(ups)}" if ups else node)
-            del remaining[node]
-        for ups in remaining.values():
-            ups.difference_update(ready)
-    return "\n".join(lines)
-
-
-# ---------------------------------------------------------------------------------------------------------
-# What changed since a revision
-# ---------------------------------------------------------------------------------------------------------
-def _git_show(rev: str, relpath: str, root: Path) -> str | None:
-    return _git(["show", f"{rev}:{relpath}"], root)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _metric_items(metrics: dict) -> dict[tuple[str, str], Any]:
-    """Flattened metrics.json: metrics as ``metric``; the provenance block's hashes as ``input`` and its
-    versions as ``version`` (its params and git state are covered elsewhere and left out)."""
-    out: dict[tuple[str, str], Any] = {}
-    for name, value in _flatten({k: v for k, v in metrics.items() if k != "provenance"}).items():
-        out[("metric", name)] = value
-    block = metrics.get("provenance")
-    if isinstance(block, dict):
-        deps = block.get("deps") or {}
-        if isinstance(deps, list):
-            deps = {d.get("path"): d.get("md5") for d in deps}
-        for path, md5 in deps.items():
-            out[("input", str(path))] = md5
-        for name, version in (block.get("versions") or {}).items():
-            out[("version", str(name))] = version
-    return out
-
-
-def what_changed_table(rev: str = "HEAD", root: Path | None = None) -> "pd.DataFrame":  # noqa: F821
-    """Metrics (reports/metrics.json) and params (params.yaml) now against their committed state at ``rev``.
-
-    Columns ``kind`` (metric | input | version | param | file), ``name``, ``old``, ``new``, ``change``
-    (``+0.012`` style for numbers, else changed / added / removed) and ``difference`` (new - old for
-    numbers, NA otherwise). Only what differs is listed. A file absent at ``rev`` (or now) gives one
-    ``file`` row saying so rather than every entry as added.
-    """
-    import pandas as pd
-
-    root = Path(root or paths.ROOT)
-    rows: list[dict] = []
-
-    def compare(kind_items_old: dict, kind_items_new: dict) -> None:
-        for key in sorted(set(kind_items_old) | set(kind_items_new)):
-            old, new = kind_items_old.get(key, None), kind_items_new.get(key, None)
-            if key in kind_items_old and key in kind_items_new and _comparable(old) == _comparable(new):
-                continue
-            kind, name = key
-            if key not in kind_items_old:
-                change, diff = "added", math.nan
-            elif key not in kind_items_new:
-                change, diff = "removed", math.nan
-            elif _is_number(old) and _is_number(new):
-                diff = float(new) - float(old)
-                change = f"{diff:+.6g}"
-            else:
-                change, diff = "changed", math.nan
-            rows.append({"kind": kind, "name": name,
-                         "old": _display(old) if key in kind_items_old else pd.NA,
-                         "new": _display(new) if key in kind_items_new else pd.NA,
-                         "change": change, "difference": diff})
-
-    sources = [("reports/metrics.json", lambda text: _metric_items(json.loads(text))),
-               ("params.yaml", lambda text: {("param", k): v
-                                             for k, v in _flatten(yaml.safe_load(text) or {}).items()})]
-    for relpath, parse in sources:
-        old_text = _git_show(rev, relpath, root)
-        current = root / relpath
-        new_text = current.read_text(encoding="utf-8") if current.is_file() else None
-        if old_text is None or new_text is None:
-            if old_text != new_text:
-                rows.append({"kind": "file", "name": relpath,
-                             "old": pd.NA if old_text is None else "present",
-                             "new": pd.NA if new_text is None else "present",
-                             "change": f"not committed at {rev}" if old_text is None else "removed",
-                             "difference": math.nan})
-            continue
-        compare(parse(old_text), parse(new_text))
-    table = pd.DataFrame(rows, columns=WHAT_CHANGED_COLUMNS)
-    for column in ["kind", "name", "old", "new", "change"]:
-        table[column] = table[column].astype("string")
-    table["difference"] = table["difference"].astype("float64")
-    return table.sort_values(["kind", "name"], ignore_index=True)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pipeline.plan", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("record", help="write data/processed/plan_record.json")
     sub.add_parser("deviations", help="print every setting where params.yaml differs from the plan")
-    sub.add_parser("dag", help="print the stage graph")
-    changed = sub.add_parser("changed", help="metrics and params now vs a git revision")
-    changed.add_argument("--rev", default="HEAD")
-    args = parser.parse_args(argv)
-    if args.command == "record":
-        result = record()
-        print(f"recorded {result['plan_file']} md5 {result['md5']}, introduced in {result['introduced_commit']}"
-              f" -> {paths.rel(paths.processed('plan_record.json'))}")
-    elif args.command == "deviations":
-        table = plan_vs_run_table()
-        print("the run follows the registered plan" if table.empty else table.to_string(index=False))
-    elif args.command == "dag":
-        print(dag_text())
-    else:
-        table = what_changed_table(args.rev)
-        print(f"nothing changed since {args.rev}" if table.empty else table.to_string(index=False))
+    parser.parse_args(argv)
+    table = plan_vs_run_table()
+    print("the run follows the registered plan" if table.empty else table.to_string(index=False))
     return 0
 
 

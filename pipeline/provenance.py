@@ -418,7 +418,7 @@ def metrics_block(stage: str, inputs: list[str | Path] | None = None) -> dict:
 
     Use: ``metrics["provenance"] = provenance.metrics_block("estimate")`` before writing the file with
     ``pipeline.io.write_json``. Hashes are keyed by path (``{"deps": {path: md5}}``) so that
-    ``dvc metrics diff`` and :func:`pipeline.plan.what_changed_table` compare them entry by entry.
+    ``dvc metrics diff`` and :func:`pipeline.history.what_changed_table` compare them entry by entry.
     Metrics are a function of the inputs, params and code hashed here, so the same ones give a
     byte-identical file at any commit.
     """

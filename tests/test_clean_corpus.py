@@ -8,7 +8,8 @@ import pytest
 import yaml
 
 from pipeline.areas import AreaMatcher
-from pipeline.clean import clean_covariates, clean_fieldwork, clean_outcomes, clean_survey, examples
+from pipeline.clean import clean_covariates, clean_fieldwork, clean_outcomes, clean_survey
+from tests.builders import clean_examples as examples
 from pipeline.errors import InputError
 
 CORPUS = Path(__file__).parent / "bad_inputs"

@@ -17,7 +17,8 @@ import pytest
 
 from pipeline import paths
 from pipeline.areas import AreaMatcher
-from pipeline.clean import clean_covariates, clean_outcomes, examples, write_result
+from pipeline.clean import clean_covariates, clean_outcomes, write_result
+from tests.builders import clean_examples as examples
 from pipeline.clean.schemas import validate_outputs
 from pipeline.errors import InputError
 

@@ -12,7 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pipeline.areas import AreaMatcher
-from pipeline.clean import clean_outcomes, clean_survey, examples
+from pipeline.clean import clean_outcomes, clean_survey
+from tests.builders import clean_examples as examples
 from pipeline.errors import InputError
 
 MATCHER = AreaMatcher.from_reference()

@@ -8,7 +8,8 @@ import pytest
 import statsmodels.api as sm
 
 from pipeline.errors import InputError
-from pipeline.estimation import design, estimate_associations, fixtures, inference, power, robustness
+from pipeline.estimation import design, estimate_associations, inference, power, robustness
+from tests.builders import estimation as fixtures
 
 
 def _design(seed=1, n=42, k=4, nf=3, m=4, hetero=True):

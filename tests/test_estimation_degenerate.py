@@ -12,7 +12,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.estimation import estimate_associations, fixtures, inference
+from pipeline.estimation import estimate_associations, inference
+from tests.builders import estimation as fixtures
 
 
 def _block(seed=2, n=42, nf=3, m=2):

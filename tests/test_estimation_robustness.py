@@ -7,7 +7,8 @@ import pytest
 import statsmodels.formula.api as smf
 
 from pipeline.errors import InputError
-from pipeline.estimation import design, estimate_associations, fixtures, outputs, panel, prepare, robustness
+from pipeline.estimation import design, estimate_associations, outputs, panel, prepare, robustness
+from tests.builders import estimation as fixtures
 
 
 @pytest.fixture(scope="module")

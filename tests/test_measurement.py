@@ -12,7 +12,7 @@ from pipeline.measurement import (area_agreement, area_features, area_scores, cr
                                   feature_quality, icc_oneway, mcdonald_omega, respondent_scores, rwg_j,
                                   scale_reliability)
 from pipeline.measurement.mixed import fit_fast, fit_statsmodels
-from pipeline.measurement.synthetic import synthetic_survey
+from tests.builders.synthetic import synthetic_survey
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from pipeline import paths, plan, provenance
+from pipeline import history, paths, plan, provenance
 from pipeline.config import load_params
 from pipeline.errors import InputError
 
@@ -169,31 +169,31 @@ def _git(root: Path, *args: str) -> str:
 def test_plan_record_gives_registration_commit_and_amendments(tmp_path):
     (tmp_path / "analysis_plan.yaml").write_text(yaml.safe_dump(TOY_PLAN), encoding="utf-8")
     _git(tmp_path, "init", "-q")
-    record = plan.plan_record(tmp_path)
+    record = history.plan_record(tmp_path)
     assert record["introduced_commit"] == "uncommitted" and record["working_copy_differs_from_commit"]
     _git(tmp_path, "add", "analysis_plan.yaml")
     _git(tmp_path, "commit", "-qm", "register plan")
     registered = _git(tmp_path, "rev-parse", "HEAD")
-    record = plan.plan_record(tmp_path)
+    record = history.plan_record(tmp_path)
     assert record["introduced_commit"] == registered and record["amendments"] == []
     assert not record["working_copy_differs_from_commit"]
     assert record["md5"] == provenance.file_md5(tmp_path / "analysis_plan.yaml")
     amended = copy.deepcopy(TOY_PLAN)
     amended["settings"]["seed"] = 12
     (tmp_path / "analysis_plan.yaml").write_text(yaml.safe_dump(amended), encoding="utf-8")
-    assert plan.plan_record(tmp_path)["working_copy_differs_from_commit"]
+    assert history.plan_record(tmp_path)["working_copy_differs_from_commit"]
     _git(tmp_path, "commit", "-qam", "amend plan")
-    record = plan.plan_record(tmp_path)
+    record = history.plan_record(tmp_path)
     assert record["introduced_commit"] == registered
     assert [a["commit"] for a in record["amendments"]] == [_git(tmp_path, "rev-parse", "HEAD")]
-    table = plan.registration_table(record, TOY_PLAN).set_index("item")["value"]
+    table = history.registration_table(record, TOY_PLAN).set_index("item")["value"]
     assert table["registered in commit"].startswith(registered)
     assert table["amended since"].startswith(record["amendments"][0]["commit"])
     assert table["confirmatory family"].startswith("1 tests: alpha_f ~ out_x (level)")
     out = tmp_path / "plan_record.json"
-    plan.record(out, tmp_path)
+    history.record(out, tmp_path)
     first = out.read_bytes()
-    plan.record(out, tmp_path)
+    history.record(out, tmp_path)
     assert out.read_bytes() == first  # deterministic
 
 
@@ -201,58 +201,63 @@ def test_plan_record_gives_registration_commit_and_amendments(tmp_path):
 OUTCOME_INPUTS = ["data/raw/outcomes", "data/processed/outcomes.parquet", "data/processed/measures.parquet"]
 
 
-def _outcome_inputs_reaching(stage: str, stages: dict) -> list[tuple[str, str]]:
-    """(stage, dep) pairs where ``stage`` or a stage upstream of it reads outcome data."""
-    hits = []
-    for name in [stage, *plan.upstream_stages(stage, stages=stages)]:
-        for dep in stages[name]["deps"]:
-            if any(plan._overlaps(dep, outcome) for outcome in OUTCOME_INPUTS):
-                hits.append((name, dep))
-    return hits
+def _overlaps(dep: str, out: str) -> bool:
+    dep, out = dep.rstrip("/"), out.rstrip("/")
+    return dep == out or dep.startswith(out + "/") or out.startswith(dep + "/")
+
+
+def _dvc_upstream(stage: str, root: Path) -> list[str]:
+    """``stage`` and every stage upstream of it, from DVC's own graph (``dvc dag --dot STAGE``)."""
+    import re
+    import shutil
+    import sys
+    dvc = Path(sys.executable).with_name("dvc")
+    out = subprocess.run([str(dvc) if dvc.is_file() else shutil.which("dvc"), "dag", "--dot", stage], cwd=root,
+                         capture_output=True, text=True, check=True).stdout
+    return sorted(set(re.findall(r'^"([^"]+)";$', out, flags=re.M)))
+
+
+def _outcome_inputs_reaching(stage: str, root: Path) -> list[tuple[str, str]]:
+    """(stage, dep) pairs where ``stage`` or a stage upstream of it (DVC's graph) reads outcome data."""
+    stages = provenance.stages(root)
+    return [(name, dep) for name in _dvc_upstream(stage, root) for dep in stages[name]["deps"]
+            if any(_overlaps(dep, outcome) for outcome in OUTCOME_INPUTS)]
+
+
+def _pipeline_copy(tmp_path: Path) -> Path:
+    """dvc.yaml and params.yaml in a DVC project of their own (no data: `dvc dag` reads only the yaml)."""
+    import shutil
+    root = tmp_path / "dag"
+    root.mkdir()
+    for name in ("dvc.yaml", "params.yaml"):
+        shutil.copy(paths.ROOT / name, root / name)
+    shutil.copytree(paths.ROOT / ".dvc", root / ".dvc", ignore=shutil.ignore_patterns("cache", "tmp"))
+    subprocess.run(["git", "init", "-q"], cwd=root, check=True)
+    return root
 
 
 def test_features_stage_and_everything_upstream_never_read_outcomes():
-    stages = provenance.stages()
-    assert "features" in stages
-    upstream = plan.upstream_stages("features", stages=stages)
-    assert upstream, "features should read the clean stages' outputs"
-    hits = _outcome_inputs_reaching("features", stages)
+    upstream = _dvc_upstream("features", paths.ROOT)
+    assert "features" in upstream and len(upstream) > 1, "features should read the clean stages' outputs"
+    hits = _outcome_inputs_reaching("features", paths.ROOT)
     assert not hits, f"blind measurement broken: outcome data reach the features stage via {hits}"
 
 
-def test_blind_measurement_check_catches_an_indirect_outcome_dep():
-    stages = copy.deepcopy(provenance.stages())
-    first_upstream = plan.upstream_stages("features", stages=stages)[0]
-    stages[first_upstream]["deps"].append("data/processed/measures.parquet")
-    hits = _outcome_inputs_reaching("features", stages)
+def test_blind_measurement_check_catches_an_indirect_outcome_dep(tmp_path):
+    root = _pipeline_copy(tmp_path)
+    dvc_yaml = yaml.safe_load((root / "dvc.yaml").read_text())
+    first_upstream = next(name for name in _dvc_upstream("features", root) if name != "features")
+    dvc_yaml["stages"][first_upstream]["deps"].append("data/processed/measures.parquet")
+    (root / "dvc.yaml").write_text(yaml.safe_dump(dvc_yaml, sort_keys=False))
+    hits = _outcome_inputs_reaching("features", root)
     assert (first_upstream, "data/processed/measures.parquet") in hits
     # and the stage that writes measures.parquet is now upstream of features too, with its raw outcome input
-    writer = next(name for name, st in stages.items() if "data/processed/measures.parquet" in st["outs"])
+    writer = next(name for name, st in provenance.stages(root).items() if "data/processed/measures.parquet" in st["outs"])
     assert any(name == writer for name, _ in hits)
-    stages = copy.deepcopy(provenance.stages())
-    stages["features"]["deps"].append("data/raw")  # a parent folder of the outcomes counts too
-    assert ("features", "data/raw") in _outcome_inputs_reaching("features", stages)
-
-
-def test_dag_text_collapses_foreach_stages_and_lists_every_stage():
-    stages = provenance.stages()
-    text = plan.dag_text(stages=stages)
-    lines = text.splitlines()
-    groups = {name.split("@")[0] for name in stages if "@" in name}
-    plain = [name for name in stages if "@" not in name]
-    assert len(lines) == len(plain) + len(groups)
-    for name in plain:
-        assert any(line.split()[0] == name for line in lines), name
-    for group in groups:
-        n = sum(1 for name in stages if name.startswith(group + "@"))
-        assert sum(f"{group}@* ({n} stages" in line.split("<-")[0] for line in lines) == 1
-    # run order: every stage comes after the stages it reads from
-    position = {line.split("  <-")[0].strip(): i for i, line in enumerate(lines)}
-    for line in lines:
-        if "<-" in line:
-            node, ups = line.split("  <-")
-            for up in ups.split(", "):
-                assert position[up.strip()] < position[node.strip()]
+    dvc_yaml["stages"][first_upstream]["deps"].remove("data/processed/measures.parquet")
+    dvc_yaml["stages"]["features"]["deps"].append("data/raw")  # a parent folder of the outcomes counts too
+    (root / "dvc.yaml").write_text(yaml.safe_dump(dvc_yaml, sort_keys=False))
+    assert ("features", "data/raw") in _outcome_inputs_reaching("features", root)
 
 
 def test_what_changed_lists_metric_param_and_input_changes(tmp_path):
@@ -263,7 +268,7 @@ def test_what_changed_lists_metric_param_and_input_changes(tmp_path):
     (tmp_path / "reports").mkdir()
     metrics = tmp_path / "reports" / "metrics.json"
     metrics.write_text(json.dumps({"n_areas": 42}), encoding="utf-8")
-    table = plan.what_changed_table(root=tmp_path)
+    table = history.what_changed_table(root=tmp_path)
     assert table[["kind", "name", "change"]].values.tolist() == [["file", "reports/metrics.json",
                                                                   "not committed at HEAD"]]
     metrics.write_text(json.dumps({"n_areas": 42, "confirmatory": {"n_significant": 1}, "label": "a",
@@ -271,12 +276,12 @@ def test_what_changed_lists_metric_param_and_input_changes(tmp_path):
                        encoding="utf-8")
     _git(tmp_path, "add", "-f", "reports/metrics.json")
     _git(tmp_path, "commit", "-qm", "metrics")
-    assert plan.what_changed_table(root=tmp_path).empty
+    assert history.what_changed_table(root=tmp_path).empty
     metrics.write_text(json.dumps({"n_areas": 41, "confirmatory": {"n_significant": 3}, "label": "b", "new": 1.5,
                                    "provenance": {"deps": {"data/x.csv": "bbb"}, "versions": {"pandas": "3.1"}}}),
                        encoding="utf-8")
     (tmp_path / "params.yaml").write_text("est:\n  seed: 2\n  alpha: 0.05\n", encoding="utf-8")
-    table = plan.what_changed_table("HEAD", root=tmp_path)
+    table = history.what_changed_table("HEAD", root=tmp_path)
     assert list(table.columns) == plan.WHAT_CHANGED_COLUMNS
     got = {(r.kind, r.name): (r.old, r.new, r.change) for r in table.itertuples()}
     assert got == {

@@ -15,7 +15,8 @@ import pytest
 import yaml
 
 from pipeline import paths
-from pipeline.publish import checks, disclosure, testing
+from pipeline.publish import checks, disclosure
+from tests.builders import publish as testing
 
 PROFILE_AREAS = ["kent", "cumbria", "gwent"]  # kent/gwent visited; cumbria holds the planted 2-respondent cell
 CHROMIUM = Path("/usr/bin/chromium")

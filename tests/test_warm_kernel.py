@@ -98,7 +98,7 @@ def test_no_state_leaks_between_notebooks_and_a_dead_kernel_is_replaced(tmp_path
 def test_warm_profiles_equal_cold_profiles_byte_for_byte(tmp_path):
     """The area profile rendered by the stage command in a fresh process and in a warm kernel (after
     another area) gives the same HTML."""
-    from pipeline.publish import testing
+    from tests.builders import publish as testing
     root = tmp_path / "repo"
     (root / "data" / "raw").mkdir(parents=True)
     shutil.copytree(paths.RAW_REFERENCE, root / "data" / "raw" / "reference")

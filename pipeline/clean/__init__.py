@@ -11,26 +11,46 @@ writes. ``run_clean(kind, **params)`` does both for the notebook with the projec
 """
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 
-from .. import paths
-from ..areas import AreaMatcher
-from .covariates import CovariatesResult, clean_covariates
-from .fieldwork import FieldworkResult, clean_fieldwork
-from .labels import Synonyms, normalise_label
-from .outcomes import OutcomesResult, clean_outcomes
-from .periods import parse_period, parse_periods
-from .redact import redact, redact_series
-from .survey import SurveyResult, clean_survey
-from .writer import KINDS, output_paths, write_result
+# name -> submodule: imported on first use (PEP 562), so `import pipeline.clean.periods` or `from pipeline.clean
+# import summary` loads only what it needs, not every reader and the official-statistics adapters
+_EXPORTS = {
+    "clean_survey": "survey", "SurveyResult": "survey",
+    "clean_fieldwork": "fieldwork", "FieldworkResult": "fieldwork",
+    "clean_outcomes": "outcomes", "OutcomesResult": "outcomes",
+    "clean_covariates": "covariates", "CovariatesResult": "covariates",
+    "Synonyms": "labels", "normalise_label": "labels",
+    "parse_period": "periods", "parse_periods": "periods",
+    "redact": "redact", "redact_series": "redact",
+    "KINDS": "writer", "output_paths": "writer", "write_result": "writer",
+}
 
-__all__ = ["clean_survey", "clean_fieldwork", "clean_outcomes", "clean_covariates", "write_result", "run_clean",
-           "SurveyResult", "FieldworkResult", "OutcomesResult", "CovariatesResult", "Synonyms", "normalise_label",
-           "parse_period", "parse_periods", "redact", "redact_series", "KINDS", "output_paths", "clean_kind"]
+__all__ = [*_EXPORTS, "run_clean", "clean_kind"]
 
 
-def clean_kind(kind: str, *, matcher: AreaMatcher | None = None, raw_dir: Path | None = None, **params):
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))
+
+
+def clean_kind(kind: str, *, matcher: "AreaMatcher | None" = None, raw_dir: Path | None = None, **params):
     """Clean one kind from its default raw folder (or ``raw_dir``) with params from its params.yaml group."""
+    from .. import paths
+    from ..areas import AreaMatcher
+    from .covariates import clean_covariates
+    from .fieldwork import clean_fieldwork
+    from .outcomes import clean_outcomes
+    from .survey import clean_survey
+    from .writer import KINDS
     matcher = matcher or AreaMatcher.from_reference()
     params = {k: v for k, v in params.items() if k != "kind"}
     if kind == "survey":
@@ -48,6 +68,7 @@ def clean_kind(kind: str, *, matcher: AreaMatcher | None = None, raw_dir: Path |
 
 def run_clean(kind: str, **params):
     """Clean one kind from data/raw and write its outputs to data/processed; returns the result."""
+    from .writer import write_result
     result = clean_kind(kind, **params)
     write_result(result, kind)
     return result

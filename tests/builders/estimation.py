@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .. import paths
+from pipeline import paths
 
 
 def reference_table() -> pd.DataFrame:

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..io import write_csv, write_json, write_parquet
+from pipeline.io import write_csv, write_json, write_parquet
 
 PLANTED_EMAIL = "jo.bloggs.planted@example.org"
 PLANTED_PHONE = "07700 900461"
@@ -32,7 +32,7 @@ FIXTURE_THEMES = ["leadership", "shared_data"]
 def write_fixture(root: Path, *, seed: int = 7, plant: bool = True, small_area: str = "cumbria",
                   fieldwork_areas: tuple[str, ...] = ("kent", "cumbria", "gwent")) -> dict[str, object]:
     """Write fixture processed files under ``root/data/processed`` (and ``root/reports/metrics.json``)."""
-    from ..areas import load_forces
+    from pipeline.areas import load_forces
 
     rng = np.random.default_rng(seed)
     root = Path(root)
@@ -172,6 +172,6 @@ def write_fixture(root: Path, *, seed: int = 7, plant: bool = True, small_area: 
     return {"areas": areas, "small_area": small_area, "fieldwork_areas": list(fieldwork_areas)}
 
 
-if __name__ == "__main__":  # developer convenience: python -m pipeline.publish.testing DIR
+if __name__ == "__main__":  # developer convenience: python -m tests.builders.publish DIR
     import sys
     print(json.dumps(write_fixture(Path(sys.argv[1])), indent=1))

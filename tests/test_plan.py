@@ -282,7 +282,7 @@ def test_what_changed_lists_metric_param_and_input_changes(tmp_path):
                        encoding="utf-8")
     (tmp_path / "params.yaml").write_text("est:\n  seed: 2\n  alpha: 0.05\n", encoding="utf-8")
     table = history.what_changed_table("HEAD", root=tmp_path)
-    assert list(table.columns) == plan.WHAT_CHANGED_COLUMNS
+    assert list(table.columns) == history.WHAT_CHANGED_COLUMNS
     got = {(r.kind, r.name): (r.old, r.new, r.change) for r in table.itertuples()}
     assert got == {
         ("input", "data/x.csv"): ("aaa", "bbb", "changed"),

@@ -60,8 +60,8 @@ def test_notebook_imports_are_collected(tmp_path):
 
 
 def test_no_state_leaks_between_notebooks_and_a_dead_kernel_is_replaced(tmp_path):
-    """Variables, history, execution counts, rcParams, open figures and warnings filters of one notebook
-    do not reach the next; a notebook that kills its kernel fails with its stage named and the next one
+    """Variables, history, execution counts, rcParams, open figures, warnings filters, pandas options (02_features
+    sets display.max_columns) and numpy print options of one notebook do not reach the next; a notebook that kills its kernel fails with its stage named and the next one
     runs in a new kernel."""
     root = tmp_path / "repo"
     for name in ("params.yaml", "dvc.yaml"):
@@ -70,10 +70,11 @@ def test_no_state_leaks_between_notebooks_and_a_dead_kernel_is_replaced(tmp_path
     shutil.copytree(paths.TEMPLATES, root / "templates")
     _notebook(root / "notebooks" / "probe.ipynb", [
         "tag = 'x'",
-        "import warnings\nimport matplotlib\nimport matplotlib.pyplot as plt\n"
+        "import warnings\nimport matplotlib\nimport matplotlib.pyplot as plt\nimport numpy as np\nimport pandas as pd\n"
         "print('leaked' in dir(), matplotlib.rcParams['lines.linewidth'], len(plt.get_fignums()),\n"
-        "      len(warnings.filters), len(In))",
-        "leaked = 1\nmatplotlib.rcParams['lines.linewidth'] = 9.0\nplt.figure()\nwarnings.simplefilter('ignore')",
+        "      len(warnings.filters), len(In), pd.get_option('display.max_columns'), np.get_printoptions()['precision'])",
+        "leaked = 1\nmatplotlib.rcParams['lines.linewidth'] = 9.0\nplt.figure()\nwarnings.simplefilter('ignore')\n"
+        "pd.set_option('display.max_columns', 3)\nnp.set_printoptions(precision=2)",
     ])
     _notebook(root / "notebooks" / "killer.ipynb", ["tag = 'x'", "import os\nos._exit(3)"])
     command = "python -m pipeline.notebook notebooks/{nb}.ipynb --out out/{out} --stage {out}"

@@ -201,6 +201,18 @@ def run(notebook: Path, out: Path, parameters: dict[str, Any], *, stage: str | N
     export_html_node(nb, html, hide_code=True, title=title)
 
 
+def expand_each(each: list[str], argv: list[str]) -> dict[str, list[str]]:
+    """``--each kind=survey,fieldwork`` over ``argv`` holding ``{kind}``: one argument list per value."""
+    runs = {"": list(argv)}
+    for spec in each:
+        name, _, values = spec.partition("=")
+        if not name or not values:
+            raise SystemExit(f"--each takes NAME=V1,V2,...; got {spec!r}")
+        runs = {f"{label} {value}".strip(): [a.replace("{" + name + "}", value) for a in args]
+                for label, args in runs.items() for value in values.split(",")}
+    return runs
+
+
 def stage_argument_parser() -> argparse.ArgumentParser:
     """The stage command's arguments (also parsed by pipeline.warm_kernel and the report benchmark)."""
     parser = argparse.ArgumentParser(prog="python -m pipeline.notebook", description=__doc__.splitlines()[0])

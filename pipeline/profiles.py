@@ -46,7 +46,7 @@ def _digest(value) -> str:
 def input_keys(areas: list[str], params: dict) -> dict[str, str]:
     """Per area, the sha256 of everything its page is made from (see the module docstring)."""
     from . import provenance
-    definition = provenance.stages().get(STAGE)
+    definition = provenance.stages(sub_pipelines=False).get(STAGE)
     if definition is None:
         raise SystemExit(f"dvc.yaml has no stage '{STAGE}'")
     deps = {dep: provenance.path_md5(dep) for dep in sorted(definition["deps"])}

@@ -252,12 +252,13 @@ def _normalise_stage(body: dict, group: str) -> dict:
 SUB_PIPELINES = ["validation/study.yaml"]
 
 
-def stages(root: Path | None = None) -> dict[str, dict]:
-    """The resolved stages of the repo's dvc.yaml and its sub-pipelines (see :func:`resolve_stages`)."""
+def stages(root: Path | None = None, *, sub_pipelines: bool = True) -> dict[str, dict]:
+    """The resolved stages of the repo's dvc.yaml and (unless ``sub_pipelines=False``) of the sub-pipelines
+    (see :func:`resolve_stages`)."""
     root = Path(root or paths.ROOT)
     params = load_yaml(root / "params.yaml")
     found = resolve_stages(load_yaml(root / "dvc.yaml"), params)
-    for sub in SUB_PIPELINES:
+    for sub in SUB_PIPELINES if sub_pipelines else []:
         if (root / sub).is_file():
             for name, body in resolve_stages(load_yaml(root / sub), params).items():
                 found[f"{sub}:{name}"] = body
@@ -289,7 +290,7 @@ def page_definition(page: str, all_stages: dict[str, dict]) -> dict | None:
         definition = dict(all_stages[batch])
         definition["params"] = [f"{per_item}.{item}" if p == per_item else p for p in definition["params"]]
         return definition
-    from .warm_kernel import STAGE_COMMAND, expand_each
+    from .notebook import expand_each
     for body in all_stages.values():
         parts = shlex.split(body["cmd"]) if isinstance(body.get("cmd"), str) else []
         if parts[:3] != ["python", "-m", "pipeline.warm_kernel"] or "--" not in parts:
@@ -389,7 +390,9 @@ def provenance_record(stage: str, inputs: list[str | Path] | None = None, root: 
     ``inputs`` adds files beyond the stage's dvc.yaml deps (paths relative to the repo root).
     """
     root = Path(root or paths.ROOT)
-    all_stages = stages(root)
+    all_stages = stages(root, sub_pipelines=False)  # a page of dvc.yaml reads nothing else
+    if find_stage(stage, all_stages) is None and page_definition(stage, all_stages) is None:
+        all_stages = stages(root)
     address = find_stage(stage, all_stages)
     definition = all_stages.get(address) if address else None
     if definition is None:

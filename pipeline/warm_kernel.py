@@ -349,18 +349,6 @@ def run_until_failure(stages: list[str], submit, workers: int, report=None, *,
 
 # --- command line: several notebook runs of one stage in warm workers ------------------------------------------
 
-def expand_each(each: list[str], argv: list[str]) -> dict[str, list[str]]:
-    """``--each kind=survey,fieldwork`` over ``argv`` holding ``{kind}``: one argument list per value."""
-    runs = {"": list(argv)}
-    for spec in each:
-        name, _, values = spec.partition("=")
-        if not name or not values:
-            raise SystemExit(f"--each takes NAME=V1,V2,...; got {spec!r}")
-        runs = {f"{label} {value}".strip(): [a.replace("{" + name + "}", value) for a in args]
-                for label, args in runs.items() for value in values.split(",")}
-    return runs
-
-
 def main(argv: list[str] | None = None) -> int:
     """``python -m pipeline.warm_kernel [--jobs N] --each NAME=V1,V2 -- NOTEBOOK --out ...{NAME}...``: the
     ``pipeline.notebook`` command once per value, ``jobs`` at a time in warm kernels (one DVC stage that
@@ -375,6 +363,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="after --: the pipeline.notebook arguments, with {NAME} placeholders")
     args = parser.parse_args(argv)
     rest = args.notebook_argv[1:] if args.notebook_argv[:1] == ["--"] else args.notebook_argv
+    from .notebook import expand_each
     runs = expand_each(args.each, rest)
     commands = {label or "run": shlex.join([*STAGE_COMMAND, *run_argv]) for label, run_argv in runs.items()}
     results = render_stage_commands(commands, args.jobs)

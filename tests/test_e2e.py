@@ -32,8 +32,9 @@ def _env(root: Path) -> dict[str, str]:
     return env
 
 
-def _run(args: list[str], root: Path, timeout: int = 900) -> subprocess.CompletedProcess:
-    result = subprocess.run(args, cwd=root, env=_env(root), capture_output=True, text=True, timeout=timeout)
+def _run(args: list[str], root: Path, timeout: int = 900, env: dict | None = None) -> subprocess.CompletedProcess:
+    result = subprocess.run(args, cwd=root, env={**_env(root), **(env or {})}, capture_output=True, text=True,
+                            timeout=timeout)
     if result.returncode != 0:
         raise AssertionError(f"{' '.join(args)} failed ({result.returncode}):\n{result.stdout[-4000:]}\n"
                              f"{result.stderr[-6000:]}")
@@ -137,14 +138,64 @@ def check_rerun_is_byte_identical(root: Path) -> None:
     before = output_digests(root)
     assert any(k.endswith("estimates.csv") for k in before)
     assert sum(k.startswith("reports/areas/") for k in before) == 85  # 42 pages, 42 notebooks, the manifest
-    for stage in RERUN_STAGES:
-        _run([str(BIN / "dvc"), "repro", "--force", "--single-item", stage], root)
-    _run([str(BIN / "python"), "-m", "pipeline.profiles", "--full", "--jobs", "1"], root, timeout=1800)
+    logs = root.parent / "opens"
+    for stage in [*RERUN_STAGES, "findings"]:
+        _run([str(BIN / "dvc"), "repro", "--force", "--single-item", stage], root, env=_audit_env(root, logs, stage))
+    _run([str(BIN / "python"), "-m", "pipeline.profiles", "--full", "--jobs", "1"], root, timeout=1800,
+         env=_audit_env(root, logs, "profiles"))
     after = output_digests(root)
     changed = [k for k in before if before[k] != after.get(k)]
     assert not changed, f"not deterministic: {changed}"
+    check_every_file_read_is_a_declared_dep(root, logs)
     status = _run([str(BIN / "dvc"), "status"], root).stdout
     assert "up to date" in status.lower(), status
+
+
+AUDIT = Path(__file__).parent / "audit"
+# read by every stage and tracked by DVC itself: the stage definitions, their params, DVC's ignore rules
+DVC_OWN = {"dvc.yaml", "params.yaml", ".dvcignore"}
+
+
+def _audit_env(root: Path, logs: Path, stage: str) -> dict:
+    folder = logs / stage
+    folder.mkdir(parents=True, exist_ok=True)
+    return {"PYTHONPATH": f"{AUDIT}{os.pathsep}{root}", "INSTEP_AUDIT_OPENS": str(folder)}
+
+
+def _is_write(mode: str) -> bool:
+    if mode.startswith("flags="):
+        flags = int(mode[6:] or 0)
+        return bool(flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT))
+    return any(c in mode for c in "wax+")
+
+
+def check_every_file_read_is_a_declared_dep(root: Path, logs: Path) -> None:
+    """Every file a stage's processes opened for reading (stage command and kernels, traced with an audit hook)
+    is one of its declared deps, its own outputs, or DVC's own files. Parquet files are read by pyarrow's C++
+    without a Python open: they are checked by test_dvc_stages.py's static check of paths.processed names."""
+    from pipeline import provenance
+    stages = provenance.stages(root)
+    problems = {}
+    for folder in sorted(logs.iterdir()):
+        definition = stages[folder.name]
+        covered = [*definition["deps"], *definition["outs"], *DVC_OWN]
+        read = set()
+        for log in folder.glob("*.txt"):
+            for line in log.read_text(encoding="utf-8").splitlines():
+                mode, _, path = line.partition("\t")
+                path = Path(path)
+                if root not in path.parents or _is_write(mode):
+                    continue
+                rel = path.relative_to(root).as_posix()
+                if rel.startswith((".git/", ".dvc/")) or "__pycache__" in rel or path.name.startswith(".") \
+                        or path.is_dir() or not path.exists():
+                    continue
+                read.add(rel)
+        assert read, f"no file reads traced for {folder.name}: is the audit hook installed?"
+        hidden = sorted(r for r in read if not any(r == c or r.startswith(c.rstrip("/") + "/") for c in covered))
+        if hidden:
+            problems[folder.name] = hidden
+    assert not problems, f"files read but not declared as deps: {problems}"
 
 
 def check_one_area_change_rerenders_only_that_area(root: Path) -> None:

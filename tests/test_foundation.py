@@ -227,3 +227,26 @@ def test_pyproject_declares_every_third_party_import_of_the_package():
     runtime = {"pyarrow": "pandas' parquet engine (engine='pyarrow')", "ipykernel": "the kernel notebooks run in",
                "distributed": "dask.distributed is the distributed package"}
     assert not declared - used - set(runtime), f"declared in pyproject.toml but never imported: {declared - used}"
+
+
+def test_the_library_holds_no_fixtures_and_no_dvc_internals():
+    """Test data builders live in tests/builders; nothing in pipeline/ imports DVC's internal API (dvc.api only)."""
+    import re
+    for gone in ("measurement/synthetic.py", "estimation/fixtures.py", "publish/testing.py", "clean/examples.py"):
+        assert not (paths.ROOT / "pipeline" / gone).exists(), gone
+    internal = re.compile(r"^\s*(from|import) dvc\.(repo|stage|dvcfile|output)\b", re.M)
+    offenders = [p.name for p in (paths.ROOT / "pipeline").rglob("*.py") if internal.search(p.read_text())]
+    assert not offenders, offenders
+    assert not (paths.ROOT / "pipeline" / "orchestrate.py").exists()
+
+
+def test_package_inits_are_lazy():
+    """`import pipeline.clean` imports no submodule (they load on first use of a name)."""
+    import subprocess
+    import sys
+    code = ("import sys, pipeline.clean; print(sorted(m for m in sys.modules if m.startswith('pipeline')));"
+            "from pipeline.clean import clean_kind, write_result, parse_period; print(parse_period.__module__)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=paths.ROOT).stdout.splitlines()
+    assert out[0] == "['pipeline', 'pipeline.clean']"
+    assert out[1] == "pipeline.clean.periods"

@@ -22,7 +22,9 @@ help:
 	@echo "make lab      JupyterLab on the project kernel"
 	@echo "make validate the simulation study (Dask), reports/validation.html, validation/results/ (commit it)"
 	@echo "make verify   check the reports against this clone's data, code and params"
-	@echo "make bench    run the benchmarks"
+	@echo "make bench    run the benchmarks (bench_pipeline.py: the users' dvc commands on a fresh clone)"
+	@echo "make lock     regenerate requirements.lock from requirements.in (uv, hashes)"
+	@echo "dvc, jupyter: source .venv/bin/activate first (then dvc repro, dvc exp run -S ..., dvc exp show)"
 
 setup: $(STAMP)
 
@@ -63,6 +65,7 @@ lock:
 	@echo "requirements.lock regenerated from requirements.in; commit both"
 
 bench: setup
+	$(BIN)/python benchmarks/bench_pipeline.py
 	$(BIN)/python benchmarks/bench_inference.py
 	$(BIN)/python benchmarks/bench_reports.py
 	$(BIN)/python benchmarks/bench_validation.py

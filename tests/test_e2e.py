@@ -78,6 +78,7 @@ def test_end_to_end_as_a_new_user(tmp_path):
     check_notebooks_run_under_nbval(root)
     check_rerun_is_byte_identical(root)
     check_one_area_change_rerenders_only_that_area(root)
+    check_readme_commands(root)
     from tests.test_faults import check_kills_leave_nothing_half_done, check_read_only_raw_changes_nothing
     check_kills_leave_nothing_half_done(root, _run, output_digests)
     check_read_only_raw_changes_nothing(root, _run, output_digests)
@@ -149,6 +150,22 @@ def check_rerun_is_byte_identical(root: Path) -> None:
     check_every_file_read_is_a_declared_dep(root, logs)
     status = _run([str(BIN / "dvc"), "status"], root).stdout
     assert "up to date" in status.lower(), status
+
+
+def check_readme_commands(root: Path) -> None:
+    """Each command the README shows, as tests/test_readme.py maps it; the experiment is undone afterwards."""
+    from tests.test_readme import README_COMMANDS, readme_commands
+    for command in readme_commands():
+        args = README_COMMANDS[command]
+        if args is None:
+            continue
+        exe = str(BIN / args[0]) if (BIN / args[0]).is_file() else args[0]
+        out = _run([exe, *args[1:]], root, timeout=1800).stdout
+        if args[:2] == ["dvc", "status"]:
+            assert "up to date" in out.lower(), out
+    _run(["git", "checkout", "-q", "--", "params.yaml", "dvc.lock"], root)
+    _run([str(BIN / "dvc"), "repro"], root)
+    assert "up to date" in _run([str(BIN / "dvc"), "status"], root).stdout.lower()
 
 
 AUDIT = Path(__file__).parent / "audit"

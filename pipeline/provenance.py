@@ -271,7 +271,7 @@ PER_AREA_PAGES = {"profile": ("profiles", "areas")}
 
 
 def find_stage(stage: str, all_stages: dict[str, dict]) -> str | None:
-    """The address of ``stage`` ("validate" finds "validation/dvc.yaml:validate"); None if undefined."""
+    """The address of ``stage`` ("validate" finds "validation/study.yaml:validate"); None if undefined."""
     if stage in all_stages:
         return stage
     matches = [name for name in all_stages if name.endswith(":" + stage)]

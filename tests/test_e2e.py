@@ -142,7 +142,7 @@ def check_rerun_is_byte_identical(root: Path) -> None:
     logs = root.parent / "opens"
     for stage in [*RERUN_STAGES, "findings"]:
         _run([str(BIN / "dvc"), "repro", "--force", "--single-item", stage], root, env=_audit_env(root, logs, stage))
-    _run([str(BIN / "python"), "-m", "pipeline.profiles", "--full", "--jobs", "1"], root, timeout=1800,
+    _run([str(BIN / "python"), "-m", "pipeline.profiles", "--full"], root, timeout=1800,
          env=_audit_env(root, logs, "profiles"))
     after = output_digests(root)
     changed = [k for k in before if before[k] != after.get(k)]

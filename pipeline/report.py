@@ -10,17 +10,21 @@ from pathlib import Path
 from . import paths
 
 
-def input_manifests() -> dict[str, dict]:
-    """The clean stage's record of what it read, per kind (``inputs_<kind>.json``)."""
+def input_manifests(kinds: list[str] | None = None) -> dict[str, dict]:
+    """The clean stage's record of what it read, per kind (``inputs_<kind>.json``); only ``kinds`` if given
+    (a stage reads only the manifests it declares: the features never read the outcomes')."""
     out = {}
-    for path in sorted(paths.PROCESSED.glob("inputs_*.json")):
+    found = sorted(paths.PROCESSED.glob("inputs_*.json")) if kinds is None else \
+        [paths.processed(f"inputs_{kind}.json") for kind in kinds if paths.processed(f"inputs_{kind}.json").is_file()]
+    for path in found:
         out[path.stem.removeprefix("inputs_")] = json.loads(path.read_text(encoding="utf-8"))
     return out
 
 
-def synthetic_kinds() -> dict[str, bool]:
-    """Which input kinds (survey, fieldwork, outcomes, covariates) are synthetic demonstration data."""
-    return {kind: bool(man.get("synthetic")) for kind, man in input_manifests().items()}
+def synthetic_kinds(kinds: list[str] | None = None) -> dict[str, bool]:
+    """Which input kinds (survey, fieldwork, outcomes, covariates; or only ``kinds``) are synthetic demonstration
+    data."""
+    return {kind: bool(man.get("synthetic")) for kind, man in input_manifests(kinds).items()}
 
 
 def input_sources(manifests: dict[str, dict] | None = None) -> tuple[list[str], list[str]]:

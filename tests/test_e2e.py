@@ -170,7 +170,9 @@ def check_readme_commands(root: Path) -> None:
 
 AUDIT = Path(__file__).parent / "audit"
 # read by every stage and tracked by DVC itself: the stage definitions, their params, DVC's ignore rules
-DVC_OWN = {"dvc.yaml", "params.yaml", ".dvcignore"}
+DVC_OWN = {"dvc.yaml", "dvc.lock", "params.yaml", ".dvcignore"}
+# imported by everything and holding only the version string (tests/test_dvc_stages.py leaves it out too)
+NOT_DEPS = {"pipeline/__init__.py"}
 
 
 def _audit_env(root: Path, logs: Path, stage: str) -> dict:
@@ -204,7 +206,7 @@ def check_every_file_read_is_a_declared_dep(root: Path, logs: Path) -> None:
                 if root not in path.parents or _is_write(mode):
                     continue
                 rel = path.relative_to(root).as_posix()
-                if rel.startswith((".git/", ".dvc/")) or "__pycache__" in rel or path.name.startswith(".") \
+                if rel.startswith((".git/", ".dvc/", ".venv/")) or rel in NOT_DEPS or "__pycache__" in rel or path.name.startswith(".") \
                         or path.is_dir() or not path.exists():
                     continue
                 read.add(rel)

@@ -21,8 +21,9 @@ BIN = Path(sys.executable).parent
 # (what runs, seconds after its start at which the whole process group gets SIGKILL)
 KILL_POINTS = [
     (["dvc", "repro", "--force", "--single-item", "clean_responses"], 6.0),   # inside the clean kernels
-    (["dvc", "repro", "--force", "--single-item", "profiles"], 12.0),        # some areas re-rendered, one half-way
+    (["python", "-m", "pipeline.profiles", "--full"], 15.0),                 # some areas re-rendered, two half-way
     (["python", "-m", "pipeline.profiles", "--full"], 4.0),                  # while the kernels start
+    (["dvc", "repro", "--force", "--single-item", "profiles"], 2.0),         # inside DVC, before the command
     (["dvc", "repro", "--force", "--single-item", "features"], 3.0),         # early: imports, kernel start
 ]
 

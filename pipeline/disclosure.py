@@ -102,7 +102,7 @@ OTHER_WORDS = {
     "welsh", "english", "british", "britain", "uk", "united", "kingdom", "north", "south", "east", "west", "northern",
     "southern", "eastern", "western", "central", "greater", "new", "old", "great", "her", "majesty", "majestys",
     "his", "hm", "chief", "deputy", "assistant", "senior", "junior", "head", "lead", "acting", "interim", "note",
-    "interviewee", "participant", "participants", "practitioner", "observed", "asked", "minutes", "inspector",
+    "other", "others", "interviewee", "participant", "participants", "practitioner", "observed", "asked", "minutes", "inspector",
     "manager", "officer", "member", "members", "chair", "observer", "covid", "christmas", "easter",
 }
 
@@ -111,18 +111,22 @@ def _alternation(words: list[str]) -> str:
     """Regex alternation of words (longest first); spaces match any run of spaces, a '.' may follow."""
     parts = []
     for word in sorted(set(words), key=len, reverse=True):
-        pieces = [re.escape(p) + r"\.?" for p in word.split()]
+        # an abbreviation in capitals may be written with dots: "P.C.", "D.C.I."
+        pieces = ["".join(re.escape(c) + r"\.?" for c in p) if p.isupper() and len(p) <= 4 else re.escape(p) + r"\.?"
+                  for p in word.split()]
         parts.append(r"\s+".join(pieces))
     return "|".join(parts)
 
 
 _TITLE_RE = re.compile(rf"\b(?:{_alternation(TITLES + RANKS + JOB_TITLES)})\s+(?P<name>{_NAME})(?P<poss>{_POSSESSIVE})?")
 _TITLE_WORDS = {w.lower().rstrip(".") for t in TITLES + RANKS + JOB_TITLES for w in t.split()}
+_VERB_WORDS = {w.lower() for v in CONTACT_VERBS + PERSON_VERBS for w in v.split()}
 _VERB_RE = re.compile(rf"\b(?i:{_alternation(CONTACT_VERBS)})\s+(?P<name>{_NAME})(?P<poss>{_POSSESSIVE})?")
 _RUN_RE = re.compile(rf"(?<![\w{_APOS}\-])(?P<name>(?:{_INITIAL}\s*)*{_WORD}(?:\s+(?:{_INITIAL}\s*)*{_WORD})+"
                      rf"|{_INITIAL}\s*{_WORD})")
 _POSS_RE = re.compile(rf"(?<![\w{_APOS}\-])(?P<name>{_WORD}){_POSSESSIVE}")
-_BEFORE_VERB_RE = re.compile(rf"(?<![\w{_APOS}\-])(?P<name>{_WORD})\s+(?:{'|'.join(PERSON_VERBS)})\b")
+_BEFORE_VERB_WORDS = {w.lower() for v in CONTACT_VERBS + PERSON_VERBS for w in v.split()}
+_VERB_RE = re.compile(rf"(?<![\w{_APOS}\-])(?P<name>{_WORD})\s+(?:{'|'.join(PERSON_VERBS)})\b")
 
 
 @dataclass(frozen=True)
@@ -160,9 +164,21 @@ def _reference_phrases(reference_dir: Path) -> frozenset[str]:
             for row in csv.DictReader(handle):
                 for column in wanted:
                     value = _normalise_phrase(row.get(column) or "")
-                    if " " in value:  # one-word names are handled by the word lists; phrases need a match
+                    # a label that is one ordinary English word ("Other", "Council") is left to the word lists:
+                    # masking it would hide a surname such as "Other" from the name rules; areas always count
+                    if value and (" " in value or name != "label_synonyms.csv" or value not in _english_words()):
                         phrases.add(value)
     return frozenset(phrases)
+
+
+def _phrase_pattern(phrase: str) -> str:
+    """Regex of a normalised phrase in running text: any punctuation between words, '&' for 'and', an
+    apostrophe anywhere in a word ("majestys" matches "Majesty's")."""
+    words = []
+    for word in phrase.split():
+        body = f"[{_APOS}]?".join(re.escape(c) for c in word)
+        words.append(f"(?:{body}|&)" if word == "and" else body)
+    return r"\W+".join(words)
 
 
 @functools.lru_cache(maxsize=4)
@@ -170,8 +186,8 @@ def _known_phrase_re(reference_dir: str) -> re.Pattern | None:
     phrases = _reference_phrases(Path(reference_dir))
     if not phrases:
         return None
-    body = "|".join(r"\W+".join(re.escape(w) for w in p.split()) for p in sorted(phrases, key=len, reverse=True))
-    return re.compile(rf"(?i)\b(?:{body})\b")
+    body = "|".join(_phrase_pattern(p) for p in sorted(phrases, key=len, reverse=True))
+    return re.compile(rf"(?i)(?<!\w)(?:{body})(?!\w)")
 
 
 def _mask_known_phrases(text: str, reference_dir: Path | None) -> str:
@@ -240,8 +256,10 @@ def redact_text(text: object, *, reference_dir: Path | None = None) -> tuple[str
     run([(m.start(), m.end()) for m in POSTCODE_RE.finditer(value)], "postcode")
     masked = _mask_known_phrases(value, reference_dir)
     spans = []
-    for pattern in (_TITLE_RE, _VERB_RE):
-        for m in pattern.finditer(masked):
+    # after a title or rank a word is a name even if it is also a place ("PC Kent"): the unmasked text;
+    # after a contact verb, known areas and agencies are not names ("ask Thames Valley"): the masked text
+    for pattern, searched in ((_TITLE_RE, value), (_VERB_RE, masked)):
+        for m in pattern.finditer(searched):
             name = m.group("name")
             if _explained(name) or all(w.lower() in _TITLE_WORDS for w in _words(name)):
                 continue  # "Head Office", "Chief Constable" alone, "Detective Inspector": no name
@@ -274,7 +292,8 @@ def probable_names(text: object, *, reference_dir: Path | None = None) -> list[s
         name = m.group("name").strip()
         words = _words(name)
         # leading ordinary words ("The", "Our", a title) are not part of a name: "The Board Manager"
-        while words and (words[0].lower() in OTHER_WORDS or words[0].lower() in _TITLE_WORDS):
+        while words and (words[0].lower() in OTHER_WORDS or words[0].lower() in _TITLE_WORDS
+                         or words[0].lower() in _VERB_WORDS):
             words = words[1:]
         if len(words) >= 2 and not _explained(" ".join(words)):
             found[m.start("name")] = name

@@ -125,8 +125,7 @@ _VERB_RE = re.compile(rf"\b(?i:{_alternation(CONTACT_VERBS)})\s+(?P<name>{_NAME}
 _RUN_RE = re.compile(rf"(?<![\w{_APOS}\-])(?P<name>(?:{_INITIAL}\s*)*{_WORD}(?:\s+(?:{_INITIAL}\s*)*{_WORD})+"
                      rf"|{_INITIAL}\s*{_WORD})")
 _POSS_RE = re.compile(rf"(?<![\w{_APOS}\-])(?P<name>{_WORD}){_POSSESSIVE}")
-_BEFORE_VERB_WORDS = {w.lower() for v in CONTACT_VERBS + PERSON_VERBS for w in v.split()}
-_VERB_RE = re.compile(rf"(?<![\w{_APOS}\-])(?P<name>{_WORD})\s+(?:{'|'.join(PERSON_VERBS)})\b")
+_BEFORE_VERB_RE = re.compile(rf"(?<![\w{_APOS}\-])(?P<name>{_WORD})\s+(?:{'|'.join(PERSON_VERBS)})\b")
 
 
 @dataclass(frozen=True)

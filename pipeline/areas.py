@@ -59,9 +59,25 @@ def _normalised_name_text(name: str) -> str:
     return text
 
 
+_COMPACT_SUFFIXES = sorted({s.replace(" ", "") for s in _SUFFIXES}, key=len, reverse=True)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _compact_key(normalised: str) -> str:
+    key = normalised.replace(" ", "")
+    changed = True
+    while changed:
+        changed = False
+        for suffix in _COMPACT_SUFFIXES:
+            if key.endswith(suffix) and len(key) > len(suffix) + 2:
+                key, changed = key[: -len(suffix)], True
+    return key
+
+
 def area_key(name: object) -> str:
-    """Lookup key of an area name: :func:`normalise_name` without spaces ("West-Mercia" = "westmercia")."""
-    return normalise_name(name).replace(" ", "")
+    """Lookup key of an area name: :func:`normalise_name` without spaces and without organisational suffixes
+    written together ("West-Mercia" = "westmercia", "KentPolice" = "kent")."""
+    return _compact_key(normalise_name(name))
 
 
 @dataclass(frozen=True)

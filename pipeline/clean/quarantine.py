@@ -267,21 +267,28 @@ def set_aside_table(quarantine: pd.DataFrame, *, synonyms=None, matcher=None) ->
                        "fix": "string"})
 
 
-def gate_problems(set_aside: pd.DataFrame, manifest: dict, max_share: float) -> pd.DataFrame:
+def gate_problems(set_aside: pd.DataFrame, manifest: dict, max_share: float,
+                  reconciliation: pd.DataFrame | None = None) -> pd.DataFrame:
     """Reason kinds (other than superseded resubmissions) above ``max_share`` of the rows read in files of
-    that type: ``file_type, reason_kind, rows, rows_read, share, fix``."""
+    that type: ``file_type, reason_kind, rows, rows_read, share, fix``. Rows read come from the reconciliation
+    (else the manifest); a file of no known type (an official source) is its own type."""
     columns = ["file_type", "reason_kind", "rows", "rows_read", "share", "fix"]
     counted = set_aside[set_aside["reason_kind"] != SUPERSEDED]
     if counted.empty:
         return pd.DataFrame(columns=columns)
-    type_of = {f["path"]: f.get("type", "") for f in manifest.get("files", [])}
+    type_of = {f["path"]: f.get("type") or f["path"] for f in manifest.get("files", [])}
+    if reconciliation is not None and len(reconciliation):
+        read = dict(zip(reconciliation["source_file"].astype(str), reconciliation["rows_read"].astype(int)))
+    else:
+        read = {f["path"]: int(f.get("rows") or 0) for f in manifest.get("files", [])}
     read_by_type: dict[str, int] = {}
-    for f in manifest.get("files", []):
-        read_by_type[f.get("type", "")] = read_by_type.get(f.get("type", ""), 0) + int(f.get("rows") or 0)
-    frame = counted.assign(file_type=counted["source_file"].map(lambda s: type_of.get(str(s), "")))
+    for name, n in read.items():
+        read_by_type[type_of.get(name, name)] = read_by_type.get(type_of.get(name, name), 0) + n
+    frame = counted.assign(file_type=counted["source_file"].map(lambda s: type_of.get(str(s), str(s))))
     rows = []
     for (file_type, kind), group in frame.groupby(["file_type", "reason_kind"], sort=True):
-        n, total = int(group["rows"].sum()), read_by_type.get(file_type, 0) or int(group["rows"].sum())
+        n = int(group["rows"].sum())
+        total = max(read_by_type.get(file_type, 0), n)
         lines = []
         for fix in group["fix"]:
             for line in str(fix).split(" | "):
@@ -293,14 +300,15 @@ def gate_problems(set_aside: pd.DataFrame, manifest: dict, max_share: float) -> 
     return pd.DataFrame(rows, columns=columns)
 
 
-def check_gate(set_aside: pd.DataFrame, manifest: dict, max_share: float, kind: str) -> None:
+def check_gate(set_aside: pd.DataFrame, manifest: dict, max_share: float, kind: str,
+               reconciliation: pd.DataFrame | None = None) -> None:
     """Raise an InputError when a reason kind sets aside more than ``max_share`` of the rows of a file type.
 
     The message lists each such reason with its count and the exact lines to add (or the fix)."""
     if not 0 <= float(max_share) <= 1:
         raise InputError("params.yaml", f"clean_{kind}.max_quarantine_share is {max_share!r}",
                          "give a share between 0 and 1 (default 0.02)")
-    problems = gate_problems(set_aside, manifest, float(max_share))
+    problems = gate_problems(set_aside, manifest, float(max_share), reconciliation)
     if problems.empty:
         return
     parts, fixes = [], []
@@ -335,5 +343,5 @@ def set_aside_for(result) -> pd.DataFrame:
 def apply_gate(result, kind: str, max_quarantine_share: float = 0.02) -> pd.DataFrame:
     """The set-aside table of ``result``; raises InputError when the gate (see :func:`check_gate`) is crossed."""
     table = set_aside_for(result)
-    check_gate(table, result.manifest, max_quarantine_share, kind)
+    check_gate(table, result.manifest, max_quarantine_share, kind, getattr(result, "reconciliation", None))
     return table

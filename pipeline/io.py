@@ -107,10 +107,11 @@ def write_csv(df: pd.DataFrame, path: Path, float_format: str | None = None) -> 
     _atomic(path, lambda tmp: frame.to_csv(tmp, index=False, float_format=float_format, lineterminator="\n"))
 
 
-def write_json(obj: Any, path: Path) -> None:
-    """Sorted-key, indented JSON; written atomically."""
+def write_json(obj: Any, path: Path, *, digits: int | None = SIGNIFICANT_DIGITS) -> None:
+    """Sorted-key, indented JSON, floats at ``digits`` significant digits (None: as computed, for files that are
+    not outputs, such as the synthetic truth); written atomically."""
     def write(tmp):
         with open(tmp, "w", encoding="utf-8") as handle:
-            json.dump(_round_json(obj), handle, indent=2, sort_keys=True, ensure_ascii=False, allow_nan=False, default=str)
+            json.dump(_round_json(obj, digits) if digits else obj, handle, indent=2, sort_keys=True, ensure_ascii=False, allow_nan=False, default=str)
             handle.write("\n")
     _atomic(path, write)

@@ -159,7 +159,11 @@ def test_spelling_and_punctuation_perturbations_keep_the_result(transforms):
         for f in (base_folder, folder):
             examples.write(f, {"codebook.csv": examples.SURVEY_CODEBOOK})
         (base_folder / "responses.csv").write_text(to_csv(header, rows), encoding="utf-8")
-        for i, column, names in transforms:
+        per_cell: dict[tuple[int, str], list[str]] = {}
+        for i, column, names in transforms:  # each transform at most once per cell ("The The Police" is no spelling)
+            cell = per_cell.setdefault((i, column), [])
+            cell.extend(n for n in names if n not in cell)
+        for (i, column), names in per_cell.items():
             j = header.index(column)
             value = rows[i][j]
             for name in names:

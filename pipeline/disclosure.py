@@ -15,9 +15,10 @@ Two functions make the API (clean and publish both call them; nothing else redac
 Fail closed: a caller that publishes a quote withholds it when :func:`probable_names` is not empty
 (``pipeline.clean.fieldwork`` lists it in ``quotes_withheld.csv``). The names of areas, forces,
 agencies and labels in ``data/raw/reference`` are known phrases, never names, so "Thames Valley" or
-"Crown Court" do not withhold a quote. Known limit: a bare name made of two ordinary English words
-with no title, verb or possessive beside it ("Mark Wood") is not found by shape alone — it is found
-when the words are capitalised together in mid-sentence only if one of them is not an English word.
+"Crown Court" do not withhold a quote. Known limits (they err towards withholding or removing): a single
+first name that is also an English word, alone and with no title, verb or possessive beside it ("Grace
+said") is not found; a capitalised run after a title is taken as a name even when it is an organisation
+("Director Acme Widgets" loses "Acme Widgets"), unless every word is an institution word ("Head Office").
 """
 from __future__ import annotations
 
@@ -209,6 +210,13 @@ def _explained(name: str) -> bool:
     return all(w in OTHER_WORDS or w in _TITLE_WORDS for w in words)
 
 
+def _no_name_word(name: str) -> bool:
+    """True when every word of a run after a title is itself a title, institution or other non-name word
+    ("Head Office"); "Mr Justice Okafor" keeps "Okafor", a name."""
+    words = [w.lower().replace("\u2019", "'") for w in _words(name)]
+    return all(w in INSTITUTION_WORDS or w in OTHER_WORDS or w in _TITLE_WORDS for w in words)
+
+
 def _is_english(word: str) -> bool:
     base = re.sub(rf"[{_APOS}]s?$", "", word).lower()
     return base in _english_words()
@@ -260,7 +268,7 @@ def redact_text(text: object, *, reference_dir: Path | None = None) -> tuple[str
     for pattern, searched in ((_TITLE_RE, value), (_VERB_RE, masked)):
         for m in pattern.finditer(searched):
             name = m.group("name")
-            if _explained(name) or all(w.lower() in _TITLE_WORDS for w in _words(name)):
+            if (_explained(name) if pattern is _VERB_RE else _no_name_word(name)):
                 continue  # "Head Office", "Chief Constable" alone, "Detective Inspector": no name
             spans.append((m.start("name"), m.end("name")))
     spans = _merge(spans)
@@ -304,7 +312,7 @@ def probable_names(text: object, *, reference_dir: Path | None = None) -> list[s
             if pattern in (_POSS_RE, _BEFORE_VERB_RE):
                 if _explained(name) or _is_english(name) or name.lower() in _TITLE_WORDS:
                     continue
-            elif _explained(name) or all(w.lower() in _TITLE_WORDS for w in _words(name)):
+            elif (_explained(name) if pattern is _VERB_RE else _no_name_word(name)):
                 continue
             found[m.start("name")] = name
     return [found[k] for k in sorted(found)]

@@ -169,12 +169,23 @@ def reason_kind(reason: str) -> str:
     return re.sub(r"\s+", " ", masked).strip() or "other"
 
 
+_REASON_START = re.compile(r"^(?:unknown|unrecognised|duplicate|superseded|approved|segment|area is|the |no |"
+                           r"[A-Za-z_]+ (?:is|are|has|'|appears|coded)\b|[A-Za-z_]+ '|[A-Za-z_]+: )")
+
+
 def _split(column: object, reason: object) -> list[tuple[str, str]]:
-    """(column, reason) pairs of one quarantine row (several problems are joined with '; ')."""
+    """(column, reason) pairs of one quarantine row (several problems are joined with '; ', and a reason may
+    itself hold '; ', as "unknown area 'X'; closest known names: ...": a part that does not start like a
+    reason belongs to the one before)."""
     columns = [c.strip() for c in str(column).split("; ")]
-    reasons = [r.strip() for r in str(reason).split("; ")]
-    if len(columns) == len(reasons):
-        return list(zip(columns, reasons))
+    parts: list[str] = []
+    for fragment in str(reason).split("; "):
+        if parts and (len(parts) >= len(columns) or not _REASON_START.match(fragment.strip())):
+            parts[-1] += "; " + fragment
+        else:
+            parts.append(fragment.strip())
+    if len(columns) == len(parts):
+        return list(zip(columns, parts))
     return [(columns[0], str(reason))]
 
 

@@ -226,6 +226,9 @@ def _phones(text: str):
     for match in phonenumbers.PhoneNumberMatcher(text, "GB", leniency=phonenumbers.Leniency.POSSIBLE):
         raw = match.raw_string
         digits = re.sub(r"\D", "", raw)
+        groups = re.findall(r"\d+", re.sub(r"^\s*(?:\+|00)\s*44|\(0\)", "", raw))
+        if sum(len(g) == 1 for g in groups[1:]) > 0:
+            continue  # table figures ("0  4.0  4.0  6.0  12.0"), not a number someone would dial
         international = raw.lstrip("(").startswith(("+", "00"))
         if (international and len(digits) >= 9) or (raw.lstrip("(").startswith("0") and 10 <= len(digits) <= 11):
             yield match.start, match.end, raw

@@ -59,6 +59,27 @@ def _normalised_name_text(name: str) -> str:
     return text
 
 
+_COMPACT_SUFFIXES = sorted({s.replace(" ", "") for s in _SUFFIXES}, key=len, reverse=True)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _compact_key(normalised: str) -> str:
+    key = normalised.replace(" ", "")
+    changed = True
+    while changed:
+        changed = False
+        for suffix in _COMPACT_SUFFIXES:
+            if key.endswith(suffix) and len(key) > len(suffix) + 2:
+                key, changed = key[: -len(suffix)], True
+    return key
+
+
+def area_key(name: object) -> str:
+    """Lookup key of an area name: :func:`normalise_name` without spaces and without organisational suffixes
+    written together ("West-Mercia" = "westmercia", "KentPolice" = "kent")."""
+    return _compact_key(normalise_name(name))
+
+
 @dataclass(frozen=True)
 class AreaMatch:
     lcjp_id: str
@@ -124,7 +145,7 @@ class AreaMatcher:
                                      "use a pfa_code (E23000001) or lcjp_id (london) from police_force_areas.csv")
 
     def _add(self, name: str, match: AreaMatch) -> None:
-        key = normalise_name(name)
+        key = area_key(name)
         if not key:
             return
         self._index.setdefault(key, set()).add(match)
@@ -139,12 +160,12 @@ class AreaMatcher:
 
     def lookup(self, name: object) -> AreaMatch | None:
         """The match for ``name``, or None if it is unknown or ambiguous."""
-        found = self._index.get(normalise_name(name), set())
+        found = self._index.get(area_key(name), set())
         return next(iter(found)) if len(found) == 1 else None
 
     def closest(self, name: object, n: int = 5) -> list[str]:
         """Display names of the known areas closest to ``name`` (for error messages)."""
-        key = normalise_name(name)
+        key = area_key(name)
         cache = self.__dict__.setdefault("_closest_cache", {})  # difflib over every known name: ~4 ms a call
         if (key, n) not in cache:
             keys = difflib.get_close_matches(key, list(self._index), n=n, cutoff=0.0)
@@ -153,7 +174,7 @@ class AreaMatcher:
 
     def problem(self, name: object) -> str | None:
         """Why ``name`` cannot be matched (None if it can)."""
-        key = normalise_name(name)
+        key = area_key(name)
         found = self._index.get(key, set())
         if len(found) == 1:
             return None

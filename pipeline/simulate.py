@@ -1238,7 +1238,7 @@ def write(data: SimulatedData, out_dir: str | Path, truth_path: str | Path | Non
         target.write_bytes(content)
         written.append(target)
     if truth_path is not None:
-        write_json(data.truth, Path(truth_path))
+        write_json(data.truth, Path(truth_path), digits=None)
         written.append(Path(truth_path))
     return written
 

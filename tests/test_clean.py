@@ -146,7 +146,7 @@ def test_fieldwork_example(tmp_path, matcher):
     assert set(result.segments["theme"]) == {"priority_setting", "barriers", "engagement"}
     quotes = result.quotes.set_index("segment_id")["quote"]
     assert list(quotes.index) == ["s001", "s002"]  # only approved, one per segment
-    assert "jo@kent.gov.uk" not in quotes["s001"] and "[redacted]" in quotes["s001"]
+    assert "jo@kent.gov.uk" not in quotes["s001"] and "[e-mail removed]" in quotes["s001"]
     assert "01234 567890" not in quotes["s002"]
     # Excerpts of segments not approved go nowhere.
     for frame in result.outputs().values():

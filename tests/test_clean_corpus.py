@@ -10,6 +10,7 @@ import yaml
 from pipeline.areas import AreaMatcher
 from pipeline.clean import clean_covariates, clean_fieldwork, clean_outcomes, clean_survey
 from tests.builders import clean_examples as examples
+from pipeline.clean.quarantine import apply_gate
 from pipeline.errors import InputError
 
 CORPUS = Path(__file__).parent / "bad_inputs"
@@ -48,18 +49,52 @@ def build_case(case: str, tmp_path: Path) -> tuple[dict, Path]:
 @pytest.mark.parametrize("case", CASES)
 def test_bad_input_gives_expected_outcome(case, tmp_path, matcher):
     spec, folder = build_case(case, tmp_path)
-    assert spec.get("error") or spec.get("quarantine"), f"{case}: expected.yaml must name an error or a quarantine"
+    assert spec.get("error") or spec.get("quarantine") or spec.get("accepted") or spec.get("withheld"), \
+        f"{case}: expected.yaml must name an error, a quarantine, accepted values or withheld quotes"
     clean = CLEAN[spec["kind"]]
     options = spec.get("options") or {}
     if spec.get("error"):
         with pytest.raises(InputError) as info:
-            clean(folder, matcher, **options)
+            result = clean(folder, matcher, **options)
+            if "gate" in spec:  # the quarantine gate: clean_<kind>.max_quarantine_share
+                apply_gate(result, spec["kind"], spec["gate"])
         message = str(info.value)
         assert spec["error"] in message, message
+        for text in spec.get("error_also") or []:
+            assert text in message, message
+        for text in spec.get("error_not") or []:
+            assert text not in message, message
         assert info.value.file, "the error must name a file or folder"
         assert "How to fix" in message
         return
     result = clean(folder, matcher, **options)
+    if "gate" in spec:
+        set_aside = apply_gate(result, spec["kind"], spec["gate"])
+        if spec.get("set_aside"):
+            want = spec["set_aside"]
+            rows = set_aside[set_aside["reason_kind"] == want["reason_kind"]]
+            assert int(rows["rows"].sum()) == want["rows"], set_aside
+            assert rows["fix"].str.contains(want["fix"], regex=False).all(), rows["fix"].tolist()
+    if spec.get("accepted"):
+        want = spec["accepted"]
+        table = getattr(result, want.get("table", "clean"))
+        assert table[want["column"]].astype(str).tolist() == want["values"], table[want["column"]].tolist()
+        if want.get("quarantine_empty"):
+            assert result.quarantine.empty, result.quarantine[["column", "reason"]]
+    if spec.get("withheld"):
+        want = spec["withheld"]
+        held = result.quotes_withheld
+        assert len(held) == want["rows"], held
+        if "reason" in want:
+            assert held["reason"].str.contains(want["reason"], regex=False).all(), held
+        published = " ".join(result.quotes["quote"].astype(str))
+        for text in want.get("absent") or []:
+            assert text not in published, (text, published)
+        for text in want.get("present") or []:
+            assert text in published, (text, published)
+        assert len(result.quotes) + len(held) == 2  # both approved segments accounted for
+    if not spec.get("quarantine"):
+        return
     expected = spec["quarantine"]
     quarantine = result.quarantine
     hits = quarantine[quarantine["reason"].str.contains(expected["reason"], regex=False)]

@@ -125,3 +125,95 @@ def test_outcome_perturbations(cell_edits, duplicates, on_unknown_area):
             assert not result.outcomes.duplicated(["lcjp_id", "period_label", "measure", "source"]).any()
     finally:
         shutil.rmtree(folder)
+
+
+# --- spellings and punctuation: a perturbation that keeps the meaning keeps the result ---------------------------
+
+def _dotted(text: str) -> str:
+    """'CPS' -> 'C.P.S.'; longer words keep their letters with dots at word ends ('Crown. Court.')."""
+    return ".".join(text) + "." if text.isalpha() and len(text) <= 5 else " ".join(w + "." for w in text.split())
+
+
+SPELLING_TRANSFORMS = {
+    "upper": str.upper, "lower": str.lower, "title": str.title,
+    "dots": _dotted,
+    "hyphens": lambda t: t.replace(" ", "-"),
+    "no spaces": lambda t: t.replace(" ", ""),
+    "double spaces": lambda t: "  " + t.replace(" ", "   ") + " ",
+    "ampersand": lambda t: t.replace(" and ", " & "),
+    "and": lambda t: t.replace("&", "and"),
+    "the": lambda t: "The " + t,
+    "trailing punctuation": lambda t: t + ".",
+    "underscores": lambda t: t.replace(" ", "_"),
+}
+
+
+@SETTINGS
+@given(transforms=st.lists(st.tuples(st.integers(0, 4), st.sampled_from(["agency", "role", "area", "members", "q01"]),
+                                     st.lists(st.sampled_from(sorted(SPELLING_TRANSFORMS)), min_size=1, max_size=3)),
+                           min_size=1, max_size=10))
+def test_spelling_and_punctuation_perturbations_keep_the_result(transforms):
+    """Case, dots, spacing, hyphens, '&'/'and', a leading 'the' and trailing punctuation change nothing."""
+    header, rows = rows_of(examples.SURVEY_RESPONSES)
+    base_folder, folder = Path(tempfile.mkdtemp()), Path(tempfile.mkdtemp())
+    try:
+        for f in (base_folder, folder):
+            examples.write(f, {"codebook.csv": examples.SURVEY_CODEBOOK})
+        (base_folder / "responses.csv").write_text(to_csv(header, rows), encoding="utf-8")
+        per_cell: dict[tuple[int, str], list[str]] = {}
+        for i, column, names in transforms:  # each transform at most once per cell ("The The Police" is no spelling)
+            cell = per_cell.setdefault((i, column), [])
+            cell.extend(n for n in names if n not in cell)
+        for (i, column), names in per_cell.items():
+            j = header.index(column)
+            value = rows[i][j]
+            for name in names:
+                if column == "members":
+                    value = ";".join(SPELLING_TRANSFORMS[name](p) for p in value.split(";")) if value else value
+                elif column == "q01" and name in ("dots", "the"):
+                    continue  # an answer label is a phrase, not an abbreviation or a name
+                else:
+                    value = SPELLING_TRANSFORMS[name](value)
+            rows[i][j] = value
+        (folder / "responses.csv").write_text(to_csv(header, rows), encoding="utf-8")
+        expected = clean_survey(base_folder, MATCHER)
+        result = clean_survey(folder, MATCHER)
+        assert result.quarantine.empty, (rows, result.quarantine[["column", "reason"]].to_dict("records"))
+        columns = ["response_id", "lcjp_id", "pfa_code", "agency", "role", "members", "q01", "q02", "q03"]
+        assert result.clean[columns].equals(expected.clean[columns]), rows
+    finally:
+        shutil.rmtree(base_folder)
+        shutil.rmtree(folder)
+
+
+@SETTINGS
+@given(new_names=st.lists(st.tuples(st.integers(0, 4), st.sampled_from(["Victim Support", "Ministry of Magic",
+                                                                        "Fire and Rescue", "Witness Care Unit"])),
+                          max_size=5),
+       share=st.sampled_from([0.0, 0.02, 0.2, 0.5, 1.0]))
+def test_quarantine_gate_stops_or_lists_every_new_name(new_names, share):
+    """Above the share the gate stops with a line per new name; at or below it the set-aside table lists them."""
+    from pipeline.clean.quarantine import apply_gate
+    header, rows = rows_of(examples.SURVEY_RESPONSES)
+    for i, name in new_names:
+        rows[i][header.index("agency")] = name
+    folder = Path(tempfile.mkdtemp())
+    try:
+        examples.write(folder, {"codebook.csv": examples.SURVEY_CODEBOOK})
+        (folder / "responses.csv").write_text(to_csv(header, rows), encoding="utf-8")
+        result = clean_survey(folder, MATCHER)
+        names = sorted({rows[i][header.index("agency")] for i, _ in new_names})
+        bad_rows = sum(1 for r in rows if r[header.index("agency")] in names)
+        try:
+            table = apply_gate(result, "survey", share)
+        except InputError as error:
+            assert bad_rows / len(rows) > share
+            for name in names:
+                assert f"agency,{name},<" in str(error), str(error)
+        else:
+            assert bad_rows / len(rows) <= share
+            assert int(table.loc[table["reason_kind"] == "unknown agency", "rows"].sum()) == bad_rows
+            for name in names:
+                assert table["fix"].str.contains(f"agency,{name},<", regex=False).any()
+    finally:
+        shutil.rmtree(folder)

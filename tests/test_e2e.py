@@ -87,7 +87,7 @@ def test_end_to_end_as_a_new_user(tmp_path):
 def check_report_tests_pass_on_the_built_reports(root: Path) -> None:
     """Tests that skip in a clean checkout (no reports yet) run here against the copy's real outputs."""
     result = _run([str(BIN / "python"), "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist",
-                   "tests/test_reports_offline.py", "tests/test_estimation_demo.py",
+                   "tests/test_reports_offline.py", "tests/test_reports_no_names.py", "tests/test_estimation_demo.py",
                    "tests/test_provenance.py::test_every_report_page_carries_the_footer"], root, timeout=900)
     summary = result.stdout.strip().splitlines()[-1]
     assert "passed" in summary and "skipped" not in summary and "failed" not in summary, result.stdout[-3000:]

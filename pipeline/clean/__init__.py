@@ -66,9 +66,12 @@ def clean_kind(kind: str, *, matcher: "AreaMatcher | None" = None, raw_dir: Path
     raise ValueError(f"kind must be one of {KINDS}, not {kind!r}")
 
 
-def run_clean(kind: str, **params):
-    """Clean one kind from data/raw and write its outputs to data/processed; returns the result."""
+def run_clean(kind: str, *, max_quarantine_share: float = 0.02, **params):
+    """Clean one kind from data/raw, stop at the quarantine gate (InputError when one reason sets aside more
+    than ``max_quarantine_share`` of the rows), write its outputs to data/processed; returns the result."""
+    from .quarantine import apply_gate
     from .writer import write_result
     result = clean_kind(kind, **params)
+    apply_gate(result, kind, max_quarantine_share)
     write_result(result, kind)
     return result

@@ -1,6 +1,9 @@
-"""Fieldwork -> fieldwork_segments, fieldwork_codebook, fieldwork_quotes (redacted), board_meetings.
+"""Fieldwork -> fieldwork_segments, fieldwork_codebook, fieldwork_quotes (redacted), board_meetings,
+quotes_withheld.
 
-Excerpts stay in the raw files: only the excerpts of approved segments are carried on, redacted.
+Excerpts stay in the raw files: only the excerpts of approved segments are carried on, redacted by
+:mod:`pipeline.disclosure`; an approved quote in which a probable personal name remains is withheld (fail
+closed) and listed in ``quotes_withheld.csv`` (``segment_id, lcjp_id, reason``; no quoted text).
 """
 from __future__ import annotations
 
@@ -17,7 +20,7 @@ from .common import concat_files, match_areas
 from .labels import Synonyms, normalise_label, parse_bool, parse_number, parse_timestamps
 from .quarantine import Issues, Quarantine, reconcile
 from .readers import folder_is_synthetic, scan_folder
-from .redact import redact_series
+from .. import disclosure
 
 SYN_FIX = "add the spelling to data/raw/reference/label_synonyms.csv (columns field, variant, canonical)"
 
@@ -31,6 +34,11 @@ class FieldworkResult:
     quarantine: pd.DataFrame
     reconciliation: pd.DataFrame
     manifest: dict
+    quotes_withheld: pd.DataFrame | None = None
+
+    def csv_outputs(self) -> dict[str, pd.DataFrame]:
+        return {"quotes_withheld.csv": self.quotes_withheld if self.quotes_withheld is not None
+                else withheld_quotes_frame([])}
 
     def outputs(self) -> dict[str, pd.DataFrame]:
         return {"fieldwork_segments.parquet": self.segments, "fieldwork_codebook.parquet": self.codebook,
@@ -127,8 +135,8 @@ def clean_fieldwork(fieldwork_dir: Path, matcher: AreaMatcher, *, on_unknown_are
              .sort_values(["segment_id", "coder"], kind="stable").drop_duplicates("segment_id"))
     quotes = first[first["segment_id"].isin(q_ids[keep_q])]
     quotes = pd.DataFrame({"segment_id": quotes["segment_id"], "lcjp_id": quotes["lcjp_id"], "code": quotes["code"],
-                           "theme": quotes["theme"], "quote": redact_series(quotes["excerpt"])})
-    quotes = quotes.sort_values("segment_id", kind="stable").reset_index(drop=True).astype("string")
+                           "theme": quotes["theme"], "quote": quotes["excerpt"]})
+    quotes, quotes_withheld = redact_quotes(quotes)
 
     # Board meetings.
     bm_cols = ["area", "meeting_date", "agency", "attended", "senior"]
@@ -159,4 +167,31 @@ def clean_fieldwork(fieldwork_dir: Path, matcher: AreaMatcher, *, on_unknown_are
     quarantine_frame = quarantine.frame()
     reconciliation = reconcile({f.name: f.rows for f in scan.files}, pd.concat(accepted), quarantine_frame)
     manifest = scan.manifest("fieldwork", folder_is_synthetic(fieldwork_dir))
-    return FieldworkResult(segments, codebook, quotes, meetings, quarantine_frame, reconciliation, manifest)
+    manifest["quotes_withheld"] = len(quotes_withheld)
+    return FieldworkResult(segments, codebook, quotes, meetings, quarantine_frame, reconciliation, manifest,
+                           quotes_withheld)
+
+
+def withheld_quotes_frame(rows: list[dict]) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=["segment_id", "lcjp_id", "reason"]).astype("string")
+
+
+def redact_quotes(quotes: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Redacted quotes that are safe to publish, and the withheld ones with their reason (fail closed)."""
+    redacted, withheld, keep = [], [], []
+    for text in quotes["quote"].astype("object"):
+        out = disclosure.redact_text(text)[0]
+        names = disclosure.probable_names(out)
+        redacted.append(out)
+        keep.append(not names)
+        if names:
+            withheld.append(f"{len(names)} probable personal name(s) remain after redaction (withheld, not "
+                            "published; approve a version without the name)")
+    out = quotes.assign(quote=redacted)
+    keep_mask = pd.Series(keep, index=quotes.index, dtype=bool)
+    reasons = iter(withheld)
+    held = withheld_quotes_frame([{"segment_id": r.segment_id, "lcjp_id": r.lcjp_id, "reason": next(reasons)}
+                                  for r in out[~keep_mask].itertuples(index=False)])
+    out = out[keep_mask].sort_values("segment_id", kind="stable").reset_index(drop=True).astype("string")
+    held = held.sort_values("segment_id", kind="stable").reset_index(drop=True)
+    return out, held

@@ -2,8 +2,9 @@
 
 ``data/raw/reference/label_synonyms.csv`` has columns ``field, variant, canonical``; ``field`` is one
 of ``agency``, ``role``, ``likert`` (canonical 1-5 or ``dont_know``) and ``meetings_per_year``
-(canonical a number). Matching is case-, spacing-, apostrophe- and punctuation-insensitive. A
-canonical agency or role always matches itself. Add rows to that file to accept new spellings.
+(canonical a number). Matching is insensitive to case, spacing, apostrophes, punctuation (dots
+included: "C.P.S." = "CPS"), '&'/'and', a leading "the" and a bracketed abbreviation after the name
+("Youth Offending Team (YOT)"): see :func:`label_key`. A canonical agency or role always matches itself. Add rows to that file to accept new spellings.
 Numeric Likert codes ("5") are not accepted by default, because their direction depends on the
 survey tool; add rows such as ``likert,5,5`` once you have checked the export's coding.
 """
@@ -43,6 +44,46 @@ def _normalised_label_text(text: str) -> str:
     return value.strip()
 
 
+def label_key(text: object) -> str:
+    """Lookup key of a label: :func:`normalise_label` without a leading "the" and without any spaces,
+    so that "C.P.S.", "c p s" and "CPS" or "Youth-Offending Team" and "youth offending team" are one key."""
+    value = normalise_label(text)
+    if value.startswith("the "):
+        value = value[4:]
+    return value.replace(" ", "")
+
+
+_BRACKETED = re.compile(r"^(?P<name>[^()\[\]]+?)\s*[(\[](?P<inner>[^()\[\]]+)[)\]]\s*$")
+
+
+class LabelMap(dict):
+    """``{label_key: canonical}`` whose ``get`` takes any spelling (the key is computed on lookup).
+
+    A bracketed part ("Youth Offending Team (YOT)") is tried with and without the brackets; when the name
+    and the bracketed part name different canonical values, the label is unknown (None), never guessed.
+    """
+
+    def __setitem__(self, key, value):
+        super().__setitem__(label_key(key), value)
+
+    def get(self, key, default=None):
+        if key is None or (isinstance(key, float) and np.isnan(key)) or key is pd.NA:
+            return default
+        text = str(key)
+        found = super().get(label_key(text))
+        if found is not None:
+            return found
+        m = _BRACKETED.match(unicodedata.normalize("NFKC", text).strip())
+        if m:
+            hits = {super(LabelMap, self).get(label_key(m.group(part))) for part in ("name", "inner")} - {None}
+            if len(hits) == 1:
+                return hits.pop()
+        return default
+
+    def __contains__(self, key):
+        return self.get(key) is not None
+
+
 class Synonyms:
     """Lookup tables per field, built once from the synonyms CSV."""
 
@@ -51,7 +92,7 @@ class Synonyms:
         missing = [c for c in ("field", "variant", "canonical") if c not in table.columns]
         if missing:
             raise InputError(source, f"missing column(s) {missing}", "the table needs columns field, variant, canonical")
-        self.maps: dict[str, dict[str, str]] = {f: {} for f in FIELDS}
+        self.maps: dict[str, LabelMap] = {f: LabelMap() for f in FIELDS}
         allowed = {"agency": set(CANONICAL_AGENCIES), "role": set(CANONICAL_ROLES),
                    "likert": {"1", "2", "3", "4", "5", DONT_KNOW}}
         for canon_set_field in ("agency", "role"):
@@ -72,8 +113,8 @@ class Synonyms:
                 except ValueError:
                     raise InputError(source, f"canonical value '{canonical}' is not a number", "give meetings "
                                      "per year as a number", row=row, column="canonical") from None
-            key = normalise_label(variant)
-            previous = self.maps[fld].get(key)
+            key = label_key(variant)
+            previous = dict.get(self.maps[fld], key)
             if previous is not None and previous != canonical:
                 raise InputError(source, f"variant '{variant}' of {fld} maps to both '{previous}' and '{canonical}'",
                                  "keep one row per variant", row=row, column="variant")
@@ -92,7 +133,7 @@ class Synonyms:
         """Canonical value per cell (NA where blank or unknown); unique values are matched once."""
         table = self.maps[field]
         uniques = pd.unique(values.astype("object"))
-        lookup = {v: table.get(normalise_label(v)) for v in uniques}
+        lookup = {v: table.get(v) for v in uniques}
         return values.astype("object").map(lookup).astype("string")
 
     def known(self, field: str) -> list[str]:

@@ -1,12 +1,20 @@
-"""Row-level problems, the quarantine table and the per-file reconciliation (read = accepted + quarantined).
+"""Row-level problems, the quarantine table, the per-file reconciliation (read = accepted + quarantined),
+what was set aside by reason (``set_aside_<kind>.csv``, publishable) and the quarantine gate
+(``clean_<kind>.max_quarantine_share``: too many rows set aside for one reason stops the stage).
 
 Quarantine files hold raw values (possibly personal data): they are never published.
 """
 from __future__ import annotations
 
+import csv
+import difflib
+import io
+import re
+
 import numpy as np
 import pandas as pd
 
+from ..errors import InputError
 from .schemas import QUARANTINE_COLUMNS
 
 KEY = ["source_file", "source_row"]
@@ -132,3 +140,219 @@ def _counts(codes: np.ndarray, names) -> dict[str, int]:
     """Rows per name for the names that occur (``codes`` index ``names``)."""
     counts = np.bincount(codes, minlength=len(names))
     return {str(names[i]): int(counts[i]) for i in np.flatnonzero(counts)}
+
+
+# --- what was set aside, by reason, and the quarantine gate ------------------------------------------------------
+
+SUPERSEDED = "superseded resubmission"
+SET_ASIDE_COLUMNS = ["source_file", "reason_kind", "rows", "example_reason", "fix"]
+SYNONYMS_FILE = "data/raw/reference/label_synonyms.csv"
+ALIASES_FILE = "data/raw/reference/area_aliases.csv"
+_LABEL_FIELDS = {"agency", "role", "likert", "meetings_per_year"}
+
+
+def reason_kind(reason: str) -> str:
+    """The kind of one quarantine reason, without its values: "unknown agency", "superseded resubmission"..."""
+    text = str(reason).strip()
+    if text.startswith("superseded by resubmission"):
+        return SUPERSEDED
+    if text.startswith("unknown agency name(s)"):
+        return "unknown agency (members)"
+    m = re.match(r"unknown (?:or blank )?(\w+) '", text)
+    if m:
+        return f"unknown {m.group(1)}"
+    if text.startswith("unrecognised answer"):
+        return "unrecognised answer (likert)"
+    masked = re.sub(r"'[^']*'", "", text)
+    masked = re.split(r":|\. Fix|\(|;", masked)[0]
+    masked = re.sub(r"\d+(\.\d+)?", "#", masked)
+    return re.sub(r"\s+", " ", masked).strip() or "other"
+
+
+_REASON_START = re.compile(r"^(?:unknown|unrecognised|duplicate|superseded|approved|segment|area is|the |no |"
+                           r"[A-Za-z_]+ (?:is|are|has|'|appears|coded)\b|[A-Za-z_]+ '|[A-Za-z_]+: )")
+
+
+def _split(column: object, reason: object) -> list[tuple[str, str]]:
+    """(column, reason) pairs of one quarantine row (several problems are joined with '; ', and a reason may
+    itself hold '; ', as "unknown area 'X'; closest known names: ...": a part that does not start like a
+    reason belongs to the one before)."""
+    columns = [c.strip() for c in str(column).split("; ")]
+    parts: list[str] = []
+    for fragment in str(reason).split("; "):
+        if parts and (len(parts) >= len(columns) or not _REASON_START.match(fragment.strip())):
+            parts[-1] += "; " + fragment
+        else:
+            parts.append(fragment.strip())
+    if len(columns) == len(parts):
+        return list(zip(columns, parts))
+    return [(columns[0], str(reason))]
+
+
+def _csv_line(*values: str) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="").writerow(values)
+    return buffer.getvalue()
+
+
+def _suggest(field: str, value: str, synonyms) -> str:
+    """The canonical value a new spelling most probably means, or the list to choose from."""
+    from .labels import label_key
+    table = synonyms.maps[field]
+    keys = {k: v for k, v in dict.items(table)}
+    close = difflib.get_close_matches(label_key(value), list(keys), n=1, cutoff=0.8)
+    if close:
+        return keys[close[0]]
+    allowed = sorted(set(keys.values())) if field != "likert" else ["1", "2", "3", "4", "5", "dont_know"]
+    return "<" + "|".join(allowed) + ">"
+
+
+def _fix_lines(kind: str, column: str, row: pd.Series, synonyms, matcher) -> list[str]:
+    """The lines to add to the synonyms or aliases table for one quarantined cell (may be none)."""
+    value = str(row.get(column, row.get(f"raw_{column}", "")) or "").strip()
+    if kind == "unknown area" and matcher is not None and value:
+        closest = matcher.closest(value, 1)
+        target = matcher.lookup(closest[0]) if closest else None
+        code = (target.pfa_code or target.lcjp_id) if target else "<pfa_code or lcjp_id>"
+        return [f"{ALIASES_FILE}: " + _csv_line(value, code)]
+    if synonyms is None or not value:
+        return []
+    if kind == "unknown agency (members)":
+        parts = [p.strip() for p in value.split(";") if p.strip()]
+        return [f"{SYNONYMS_FILE}: " + _csv_line("agency", p, _suggest("agency", p, synonyms))
+                for p in parts if synonyms.maps["agency"].get(p) is None]
+    if kind == "unrecognised answer (likert)":
+        return [f"{SYNONYMS_FILE}: " + _csv_line("likert", value, _suggest("likert", value, synonyms))]
+    field = kind.replace("unknown ", "") if kind.startswith("unknown ") else column
+    if field in _LABEL_FIELDS and (kind.startswith("unknown") or column == "meetings_per_year"):
+        if field == "meetings_per_year":
+            return [f"{SYNONYMS_FILE}: " + _csv_line(field, value, "<meetings per year as a number>")]
+        return [f"{SYNONYMS_FILE}: " + _csv_line(field, value, _suggest(field, value, synonyms))]
+    return []
+
+
+def _safe(text: str) -> str:
+    """Published text (the set-aside table is shown on pages): contact details and names removed."""
+    from .. import disclosure
+    out = disclosure.redact_text(text)[0]
+    for name in disclosure.probable_names(out):
+        out = out.replace(name, disclosure.MARKS["name"])
+    return out
+
+
+def set_aside_table(quarantine: pd.DataFrame, *, synonyms=None, matcher=None) -> pd.DataFrame:
+    """What was set aside, by file and reason kind: ``source_file, reason_kind, rows, example_reason, fix``.
+
+    A row with several problems counts once under each of its reason kinds. ``fix`` is the exact lines to
+    add to the synonyms or aliases table (when the problem is a spelling), else the fix the reason gives;
+    raw values other than label spellings are masked, so the table can be published.
+    """
+    records: dict[tuple[str, str], dict] = {}
+    for _, row in quarantine.iterrows():
+        seen = set()
+        for column, reason in _split(row["column"], row["reason"]):
+            kind = reason_kind(reason)
+            key = (str(row["source_file"]), kind)
+            entry = records.setdefault(key, {"rows": 0, "example": reason, "lines": [], "fix": ""})
+            if kind not in seen:
+                entry["rows"] += 1
+                seen.add(kind)
+            for line in _fix_lines(kind, column, row, synonyms, matcher):
+                if line not in entry["lines"]:
+                    entry["lines"].append(line)
+            if not entry["fix"]:
+                parts = re.split(r"Fix: |: (?=add |use |write |give |correct |remove )", reason, maxsplit=1)
+                entry["fix"] = parts[1] if len(parts) > 1 else ""
+    rows = []
+    for (source_file, kind), entry in sorted(records.items()):
+        example = re.sub(r"'[^']*'", "'…'", entry["example"]) if not kind.startswith(("unknown", "unrecognised")) \
+            else entry["example"]
+        if kind == SUPERSEDED:
+            fix = "none needed: the resubmission is kept (keep_resubmission in params.yaml chooses which)"
+        else:
+            fix = " | ".join(entry["lines"]) if entry["lines"] else (entry["fix"] or "correct the row in the raw file")
+        rows.append({"source_file": source_file, "reason_kind": kind, "rows": entry["rows"],
+                     "example_reason": _safe(example), "fix": _safe(fix)})
+    out = pd.DataFrame(rows, columns=SET_ASIDE_COLUMNS)
+    return out.astype({"source_file": "string", "reason_kind": "string", "rows": "int64", "example_reason": "string",
+                       "fix": "string"})
+
+
+def gate_problems(set_aside: pd.DataFrame, manifest: dict, max_share: float,
+                  reconciliation: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Reason kinds (other than superseded resubmissions) above ``max_share`` of the rows read in files of
+    that type: ``file_type, reason_kind, rows, rows_read, share, fix``. Rows read come from the reconciliation
+    (else the manifest); a file of no known type (an official source) is its own type."""
+    columns = ["file_type", "reason_kind", "rows", "rows_read", "share", "fix"]
+    counted = set_aside[set_aside["reason_kind"] != SUPERSEDED]
+    if counted.empty:
+        return pd.DataFrame(columns=columns)
+    type_of = {f["path"]: f.get("type") or f["path"] for f in manifest.get("files", [])}
+    if reconciliation is not None and len(reconciliation):
+        read = dict(zip(reconciliation["source_file"].astype(str), reconciliation["rows_read"].astype(int)))
+    else:
+        read = {f["path"]: int(f.get("rows") or 0) for f in manifest.get("files", [])}
+    read_by_type: dict[str, int] = {}
+    for name, n in read.items():
+        read_by_type[type_of.get(name, name)] = read_by_type.get(type_of.get(name, name), 0) + n
+    frame = counted.assign(file_type=counted["source_file"].map(lambda s: type_of.get(str(s), str(s))))
+    rows = []
+    for (file_type, kind), group in frame.groupby(["file_type", "reason_kind"], sort=True):
+        n = int(group["rows"].sum())
+        total = max(read_by_type.get(file_type, 0), n)
+        lines = []
+        for fix in group["fix"]:
+            for line in str(fix).split(" | "):
+                if line and line not in lines:
+                    lines.append(line)
+        if n / total > max_share:
+            rows.append({"file_type": file_type, "reason_kind": kind, "rows": n, "rows_read": total,
+                         "share": n / total, "fix": lines})
+    return pd.DataFrame(rows, columns=columns)
+
+
+def check_gate(set_aside: pd.DataFrame, manifest: dict, max_share: float, kind: str,
+               reconciliation: pd.DataFrame | None = None) -> None:
+    """Raise an InputError when a reason kind sets aside more than ``max_share`` of the rows of a file type.
+
+    The message lists each such reason with its count and the exact lines to add (or the fix)."""
+    if not 0 <= float(max_share) <= 1:
+        raise InputError("params.yaml", f"clean_{kind}.max_quarantine_share is {max_share!r}",
+                         "give a share between 0 and 1 (default 0.02)")
+    problems = gate_problems(set_aside, manifest, float(max_share), reconciliation)
+    if problems.empty:
+        return
+    parts, fixes = [], []
+    for p in problems.itertuples(index=False):
+        parts.append(f"{p.reason_kind}: {p.rows} of {p.rows_read} {p.file_type} rows ({p.share:.1%})")
+        fixes.extend(line for line in p.fix if line not in fixes)
+    files = sorted(set(set_aside.loc[set_aside["reason_kind"].isin(problems["reason_kind"]), "source_file"]))
+    raise InputError(", ".join(files),
+                     f"too many rows set aside (more than clean_{kind}.max_quarantine_share = {float(max_share):g} "
+                     "of the rows of a file type, per reason): " + "; ".join(parts),
+                     ("add these lines (where a line shows <a|b|...>, write the one value it means), then re-run:\n  "
+                      + "\n  ".join(fixes)) if fixes else
+                     f"correct the rows listed in data/processed/quarantine/{kind}.csv, or raise "
+                     f"clean_{kind}.max_quarantine_share in params.yaml if setting them aside is intended")
+
+
+def set_aside_for(result) -> pd.DataFrame:
+    """The set-aside table of a clean result (computed once, kept on the result)."""
+    table = getattr(result, "set_aside", None)
+    if table is None:
+        from ..areas import AreaMatcher
+        from .labels import Synonyms
+        try:
+            synonyms, matcher = Synonyms.load(), AreaMatcher.from_reference()
+        except InputError:  # reference tables absent (a test folder): fixes without suggestions
+            synonyms = matcher = None
+        table = set_aside_table(result.quarantine, synonyms=synonyms, matcher=matcher)
+        result.set_aside = table
+    return table
+
+
+def apply_gate(result, kind: str, max_quarantine_share: float = 0.02) -> pd.DataFrame:
+    """The set-aside table of ``result``; raises InputError when the gate (see :func:`check_gate`) is crossed."""
+    table = set_aside_for(result)
+    check_gate(table, result.manifest, max_quarantine_share, kind, getattr(result, "reconciliation", None))
+    return table

@@ -143,3 +143,35 @@ def figures(result, kind: str) -> list[tuple]:
         figs.append((fig, f"Histograms of the accepted values of each of the {len(names)} {name}s across "
                           "partnerships and periods."))
     return figs
+
+
+def set_aside_sentence(set_aside: pd.DataFrame, max_share: float) -> str:
+    """One sentence: how many rows were set aside, for which reasons (answer first, for the clean page)."""
+    from .quarantine import SUPERSEDED
+    counted = set_aside[set_aside["reason_kind"] != SUPERSEDED]
+    superseded = int(set_aside.loc[set_aside["reason_kind"] == SUPERSEDED, "rows"].sum())
+    extra = (f" {superseded} superseded resubmission(s) were set aside as intended (the kept submission is in the "
+             "data)." if superseded else "")
+    if counted.empty:
+        return "**Nothing was set aside for a problem in the data.**" + extra
+    by_kind = counted.groupby("reason_kind")["rows"].sum().sort_values(ascending=False)
+    parts = ", ".join(f"{int(n)} for {k}" for k, n in by_kind.items())
+    return (f"**{int(by_kind.sum())} row(s) were set aside for a problem in the data** ({parts}), each under the "
+            f"gate of {max_share:.0%} of the rows of its file type." + extra)
+
+
+def set_aside_display(set_aside: pd.DataFrame) -> pd.DataFrame:
+    """The set-aside table with reader labels."""
+    return set_aside.rename(columns={"source_file": "File", "reason_kind": "Reason", "rows": "Rows",
+                                     "example_reason": "Example", "fix": "How to fix"})
+
+
+def quotes_withheld_sentence(result) -> str:
+    """Count only (never the text): approved quotes withheld because a probable personal name remained."""
+    held = getattr(result, "quotes_withheld", None)
+    n = 0 if held is None else len(held)
+    total = n + len(result.quotes)
+    if not n:
+        return f"**No approved quote was withheld**: all {total} passed the personal-data check after redaction."
+    return (f"**{n} of {total} approved quote(s) withheld**: a probable personal name remained after redaction, "
+            "so they are not published (listed by segment in data/processed/quotes_withheld.csv).")

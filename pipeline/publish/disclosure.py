@@ -6,97 +6,35 @@ Three rules (data contract, "Fieldwork" and "Survey"):
    missing and the row is marked ``suppressed`` (shown as "suppressed (n < k)").
 2. No survey comment ever: report code never reads free-text survey columns, and
    :func:`drop_free_text` removes any that slip into a table.
-3. Only approved fieldwork quotes, redacted again here (e-mail addresses, phone numbers,
-   postcodes) whatever the clean stage already did.
+3. Only approved fieldwork quotes, redacted again here by :mod:`pipeline.disclosure` (the one rule set
+   for e-mail addresses, phone numbers, postcodes and personal names) whatever the clean stage already
+   did; a quote in which a probable personal name remains is withheld (fail closed).
 
-:func:`find_pii` scans rendered HTML (visible text only) for anything that looks like an e-mail
-address, phone number or postcode; tests run it over every report.
+:func:`find_pii` scans rendered HTML (visible text only) for anything :mod:`pipeline.disclosure` would
+remove; tests run it over every report.
 """
 from __future__ import annotations
 
-import functools
 import html as html_lib
-import importlib.util
 import re
 from collections.abc import Iterable
 
 import pandas as pd
 
+from .. import disclosure as _rules
+
 # Count columns recognised by name (the interface names of docs/ARCHITECTURE.md and common variants).
 RESPONDENT_COUNT_COLUMNS = ("n_respondents", "n_responses", "responded", "respondents", "n_responded")
 SUPPRESSED_LABEL = "suppressed (n < {k})"
-
-EMAIL_RE = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}")
-# A UK phone number: +44 or 0, then 9-10 more digits, allowing spaces, hyphens, dots and brackets.
-PHONE_RE = re.compile(r"(?<![\w+])(?:\+\s?44[\s.\-]?(?:\(0\)[\s.\-]?)?|\(?0)(?:[\s.\-()]{0,2}\d){8,11}(?!\w)")
-# Deliberately wider than the Royal Mail letter rules (pseudo-postcodes such as "ZZ99 3VZ" are used in
-# health and justice records and must go too): one or two letters, a digit, an optional letter or digit,
-# optional space, a digit and two letters.
-POSTCODE_RE = re.compile(r"\b(?:GIR ?0AA|[A-Z]{1,2}\d[A-Z\d]? ?\d[A-Z]{2})\b", re.IGNORECASE)
-REDACTION_MARK = {"email": "[e-mail removed]", "phone": "[phone removed]", "postcode": "[postcode removed]",
-                  "name": "[name removed]"}
-# A person's name given as a contact ("contact Jo Bloggs", "ask for Sam Smith"): approval of a quote covers
-# what was said, not who to ring, so such names go too. Names elsewhere in an approved quote are left to
-# the people who approve quotes.
-CONTACT_NAME_RE = re.compile(
-    r"\b((?i:contact|ask for|speak to|talk to|ring|call|phone|e-?mail|write to)\s+)"
-    r"((?:Mr|Mrs|Ms|Miss|Dr)\.?\s+)?[A-Z][a-z'\-]+(?:\s+[A-Z][a-z'\-]+){1,2}\b")
-
-
-def _phone_digits_ok(match: str) -> bool:
-    digits = re.sub(r"\D", "", match)
-    return 10 <= len(digits) <= 13
-
-
-@functools.lru_cache(maxsize=1)
-def _upstream_redactor():
-    """The clean stage's redaction function (``pipeline/clean/redact.py``) when present, else None.
-
-    Loaded from its file, not through ``pipeline.clean`` (whose package import pulls in pandera and
-    costs seconds per area profile).
-    """
-    from pathlib import Path
-    source = Path(__file__).resolve().parent.parent / "clean" / "redact.py"
-    if not source.is_file():
-        return None
-    try:
-        spec = importlib.util.spec_from_file_location("_instep_upstream_redact", source)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    except Exception:  # broken upstream module: our own redaction below still runs
-        return None
-    for name in ("redact_text", "redact"):
-        func = getattr(module, name, None)
-        if callable(func):
-            return func
-    return None
+REDACTION_MARK = _rules.MARKS
+EMAIL_RE = _rules.EMAIL_RE
+POSTCODE_RE = _rules.POSTCODE_RE
 
 
 def redact_text(text: object) -> str:
-    """Text with e-mail addresses, UK phone numbers and postcodes replaced by a marker.
-
-    Applies the clean stage's redaction first when available, then this module's own patterns,
-    so a quote is safe even if the processed file was produced by an older clean stage.
-    """
-    if text is None or (isinstance(text, float) and pd.isna(text)) or text is pd.NA:
-        return ""
-    out = str(text)
-    upstream = _upstream_redactor()
-    if upstream is not None:
-        try:
-            result = upstream(out)
-            out = result if isinstance(result, str) else out
-        except Exception:
-            pass
-    out = EMAIL_RE.sub(REDACTION_MARK["email"], out)
-    out = PHONE_RE.sub(lambda m: REDACTION_MARK["phone"] if _phone_digits_ok(m.group(0)) else m.group(0), out)
-    out = POSTCODE_RE.sub(REDACTION_MARK["postcode"], out)
-    out = CONTACT_NAME_RE.sub(_redact_contact_name, out)
-    return out
-
-
-def _redact_contact_name(match: re.Match) -> str:
-    return match.group(1) + REDACTION_MARK["name"]
+    """Text with e-mail addresses, phone numbers, postcodes and titled or contacted names replaced by a
+    marker (:func:`pipeline.disclosure.redact_text` without the findings)."""
+    return _rules.redact_text(text)[0]
 
 
 def visible_text(page_html: str) -> str:
@@ -107,18 +45,14 @@ def visible_text(page_html: str) -> str:
     return html_lib.unescape(text)
 
 
-def find_pii(text: str, *, is_html: bool = True) -> pd.DataFrame:
-    """Everything in ``text`` that looks like an e-mail address, phone number or postcode.
-
-    Columns: ``kind, match, position``. For HTML only the visible text is scanned.
-    """
+def find_pii(text: str, *, is_html: bool = True, kinds: Iterable[str] = ("email", "phone", "postcode")) -> pd.DataFrame:
+    """Everything in ``text`` that :func:`pipeline.disclosure.redact_text` would remove, of ``kinds``
+    (add ``"name"`` for titled or contacted names). Columns: ``kind, match, position``. For HTML only the
+    visible text is scanned (positions refer to it)."""
     body = visible_text(text) if is_html else text
-    rows = []
-    for kind, pattern in (("email", EMAIL_RE), ("phone", PHONE_RE), ("postcode", POSTCODE_RE)):
-        for m in pattern.finditer(body):
-            if kind == "phone" and not _phone_digits_ok(m.group(0)):
-                continue
-            rows.append({"kind": kind, "match": m.group(0), "position": m.start()})
+    wanted = set(kinds)
+    rows = [{"kind": f.kind, "match": f.text, "position": f.start}
+            for f in _rules.redact_text(body)[1] if f.kind in wanted]
     return pd.DataFrame(rows, columns=["kind", "match", "position"]).sort_values(
         ["position", "kind"], ignore_index=True)
 
@@ -221,6 +155,9 @@ def drop_free_text(df: pd.DataFrame, *, max_chars: int = 80, allowed: Iterable[s
 def publishable_quotes(quotes: pd.DataFrame, *, approved_segment_ids: Iterable[str] | None = None) -> pd.DataFrame:
     """Approved fieldwork quotes, redacted again: columns ``segment_id, lcjp_id, code, theme, quote``.
 
+    A quote in which a probable personal name remains after redaction is dropped (fail closed; the clean
+    stage has already withheld such quotes and listed them in ``quotes_withheld.csv``).
+
     ``quotes`` is ``fieldwork_quotes.parquet`` (already approved and redacted by the clean stage).
     When ``approved_segment_ids`` is given, any quote whose segment is not in it is dropped; when
     the table carries an ``approved`` column, only rows marked true are kept.
@@ -242,5 +179,6 @@ def publishable_quotes(quotes: pd.DataFrame, *, approved_segment_ids: Iterable[s
             out[name] = pd.NA
     out = out[columns].copy()
     out["quote"] = out["quote"].map(redact_text).astype("string")
-    out = out[out["quote"].str.strip().str.len() > 0]
+    withheld = out["quote"].map(lambda q: bool(_rules.probable_names(q))).astype(bool)
+    out = out[~withheld & (out["quote"].str.strip().str.len() > 0)]
     return out.sort_values(["lcjp_id", "theme", "segment_id"], ignore_index=True)

@@ -8,6 +8,12 @@ and settings) already exists is read, not rerun.
 
 The cluster: a ``dask.distributed.LocalCluster`` (one single-threaded worker process per core,
 no dashboard) unless a scheduler address is given (argument, else env ``DASK_SCHEDULER_ADDRESS``).
+A scheduler named by address is reached safely (:func:`connect_scheduler`): ``tls://`` with certificates
+(params ``validate.tls_ca_file``, ``tls_cert``, ``tls_key``, else env ``INSTEP_DASK_TLS_CA_FILE`` ...,
+else dask's own ``distributed.comm.tls`` config) through ``distributed.security.Security``; a plain
+``tcp://`` address that is not this machine (loopback) is refused unless ``validate.allow_insecure_tcp``
+(or env ``INSTEP_ALLOW_INSECURE_TCP=1``) says the network is trusted: whoever reaches a scheduler can run
+code on its workers.
 """
 from __future__ import annotations
 
@@ -29,6 +35,10 @@ from . import design as design_mod
 from .performance import RESULT_COLUMNS
 
 SCHEDULER_ENV = "DASK_SCHEDULER_ADDRESS"
+TLS_ENV = {"tls_ca_file": "INSTEP_DASK_TLS_CA_FILE", "tls_cert": "INSTEP_DASK_TLS_CERT",
+           "tls_key": "INSTEP_DASK_TLS_KEY"}
+INSECURE_ENV = "INSTEP_ALLOW_INSECURE_TCP"
+CONNECTION_KEYS = ("tls_ca_file", "tls_cert", "tls_key", "allow_insecure_tcp")
 
 
 def scheduler_address(configured: str | None = None) -> str | None:
@@ -39,15 +49,96 @@ def scheduler_address(configured: str | None = None) -> str | None:
     return env or None
 
 
+def _truthy(value) -> bool:
+    return str(value).strip().lower() in ("1", "true", "yes", "y", "on")
+
+
+def connection_settings(connection: dict | None = None) -> dict:
+    """TLS files and the insecure-TCP switch: given values, else the environment (None where unset)."""
+    given = dict(connection or {})
+    out = {}
+    for key, env in TLS_ENV.items():
+        value = given.get(key)
+        out[key] = str(value) if value not in (None, "", "null") else (os.environ.get(env) or None)
+    allow = given.get("allow_insecure_tcp")
+    out["allow_insecure_tcp"] = bool(allow) if allow is not None else _truthy(os.environ.get(INSECURE_ENV, ""))
+    return out
+
+
+def _is_loopback(host: str) -> bool:
+    import ipaddress
+    host = host.strip("[]")
+    if host in ("localhost", "ip6-localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def scheduler_security(address: str, connection: dict | None = None):
+    """The ``distributed.security.Security`` for ``address``, or None for plain TCP to this machine.
+
+    Raises ``InputError`` for plain TCP to another machine (unless allowed) or TLS without certificates."""
+    from distributed.comm.addressing import parse_address, parse_host_port
+    from distributed.security import Security
+
+    from ..errors import InputError
+    settings = connection_settings(connection)
+    scheme, location = parse_address(address)
+    if scheme == "inproc":
+        return None
+    if scheme == "tcp":
+        host, _ = parse_host_port(location)
+        if _is_loopback(host) or settings["allow_insecure_tcp"]:
+            return None
+        raise InputError("params.yaml", f"the Dask scheduler address '{address}' is plain TCP to another machine: "
+                         "anyone who can reach that scheduler can run code on its workers, and the data travel "
+                         "unencrypted",
+                         "give a tls:// address with certificates (validate.tls_ca_file, tls_cert, tls_key, or the "
+                         f"{', '.join(TLS_ENV.values())} environment variables), or set "
+                         "validate.allow_insecure_tcp: true if the network is private and trusted",
+                         column="validate.scheduler_address")
+    if scheme != "tls":
+        raise InputError("params.yaml", f"the Dask scheduler address '{address}' uses '{scheme}://'",
+                         "use tls://host:port (or tcp://127.0.0.1:port on this machine)",
+                         column="validate.scheduler_address")
+    files = {k: settings[k] for k in TLS_ENV}
+    if not all(files.values()):
+        security = Security()  # dask's own config (distributed.comm.tls.*) may hold them
+        if security.tls_ca_file and security.tls_client_cert:
+            return security
+        missing = [k for k, v in files.items() if not v]
+        raise InputError("params.yaml", f"the Dask scheduler address '{address}' is TLS but {missing} not given",
+                         f"set validate.{', validate.'.join(missing)} (PEM files; or the environment variables "
+                         f"{', '.join(TLS_ENV[m] for m in missing)})", column="validate.tls_ca_file")
+    for key, path in files.items():
+        if not Path(path).is_file():
+            raise InputError(path, f"the TLS file given as {key} does not exist", f"point validate.{key} at a "
+                             "PEM file readable here", column=f"validate.{key}")
+    return Security(tls_ca_file=files["tls_ca_file"], tls_client_cert=files["tls_cert"],
+                    tls_client_key=files["tls_key"], require_encryption=True)
+
+
+def connect_scheduler(address: str, connection: dict | None = None, timeout: str = "30s"):
+    """A Client to the scheduler at ``address``, over TLS unless it is plain TCP on this machine."""
+    from dask.distributed import Client
+    security = scheduler_security(address, connection)
+    return Client(address, timeout=timeout, security=security) if security is not None else \
+        Client(address, timeout=timeout)
+
+
 @contextlib.contextmanager
-def dask_client(address: str | None = None, n_workers: int | None = None) -> Iterator:
-    """A dask.distributed Client: to ``address`` (or env) if set, else to a fresh LocalCluster."""
+def dask_client(address: str | None = None, n_workers: int | None = None, *,
+                connection: dict | None = None) -> Iterator:
+    """A dask.distributed Client: to ``address`` (or env) if set, safely (see :func:`connect_scheduler`),
+    else to a fresh LocalCluster. ``connection``: ``tls_ca_file, tls_cert, tls_key, allow_insecure_tcp``."""
     import dask
     from dask.distributed import Client, LocalCluster
 
     address = scheduler_address(address)
     if address:
-        client = Client(address, timeout="30s")
+        client = connect_scheduler(address, connection)
         try:
             yield client
         finally:
@@ -297,7 +388,8 @@ def default_batch_size(n_replicates_total: int, n_workers: int, target_tasks_per
 
 def run_validation(cells: pd.DataFrame, replicate_fn: Callable, *, seed: int, options: dict, cache_dir: Path,
                    scheduler: str | None = None, n_workers: int | None = 2, batch_size: int | None = None,
-                   progress: bool | str = "terminal") -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+                   progress: bool | str = "terminal", connection: dict | None = None
+                   ) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """The study end to end: cache key from code + settings, client, run, close.
 
     Returns (replicate results, run log, info) where info has ``code_version``, ``settings_hash``,
@@ -319,7 +411,10 @@ def run_validation(cells: pd.DataFrame, replicate_fn: Callable, *, seed: int, op
         results, log = run_study(cells, replicate_fn, seed=seed, options=options, cache_dir=cache_dir,
                                  settings_hash=key, client=None, progress=False)
         return results, log, info
-    with dask_client(address, n_workers) as client:
+    if address and connection is None:  # the validate params group holds the TLS files and the TCP switch
+        from .. import config
+        connection = {k: v for k, v in config.section("validate").items() if k in CONNECTION_KEYS}
+    with dask_client(address, n_workers, connection=connection) as client:
         workers = len(client.scheduler_info()["workers"])
         size = int(batch_size) if batch_size else default_batch_size(total, workers)
         info.update(n_workers=workers, batch_size=size)

@@ -1,0 +1,1 @@
+"""Test data builders (the library holds no fixtures): tests import ``from tests.builders.X import ...``."""

@@ -114,8 +114,10 @@ def write_spss(dest: Path, survey_dir: Path | None = None, *, compressed: bool =
     return written
 
 
-def write_stata(dest: Path, survey_dir: Path | None = None) -> list[Path]:
-    """One .dta per response export; "Don't know" is Stata's extended missing value .a with a label."""
+def write_stata(dest: Path, survey_dir: Path | None = None, *,
+                drop_label: tuple[str, int] | None = None) -> list[Path]:
+    """One .dta per response export; "Don't know" is Stata's extended missing value .a with a label.
+    ``drop_label=(item, code)`` leaves that code without a value label."""
     import pyreadstat
     survey_dir = Path(survey_dir or paths.RAW_SURVEY)
     dest = Path(dest)
@@ -126,6 +128,8 @@ def write_stata(dest: Path, survey_dir: Path | None = None) -> list[Path]:
         for item in items:  # floats, with the letter for .a (pyreadstat writes NaN in an int column as 0)
             data[item] = data[item].map(lambda v: v if v == "a" else float(v)).astype("object")
         labels = {item: {**{k: v for k, v in LIKERT_LABELS.items()}, "a": "Don't know"} for item in items}
+        if drop_label:
+            labels[drop_label[0]].pop(drop_label[1], None)
         path = dest / f"{stem}.dta"
         pyreadstat.write_dta(data, str(path), variable_value_labels=labels,
                              missing_user_values={item: ["a"] for item in items})
@@ -318,6 +322,16 @@ def write_qdpx(dest: Path, fieldwork_dir: Path | None = None, *, name: str = "fi
         for member, body in sorted(members.items()):
             archive.writestr(zipfile.ZipInfo(member, date_time=(2015, 12, 1, 9, 0, 0)), body)
     return path
+
+
+def rewrite_project(path: Path, edit) -> None:
+    """Replace project.qde inside a .qdpx by ``edit(text) -> text`` (to break a project for a test)."""
+    with zipfile.ZipFile(path) as archive:
+        members = {info.filename: archive.read(info.filename) for info in archive.infolist()}
+    members["project.qde"] = edit(members["project.qde"].decode("utf-8")).encode("utf-8")
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, body in members.items():
+            archive.writestr(zipfile.ZipInfo(name, date_time=(2015, 12, 1, 9, 0, 0)), body)
 
 
 def _code_xml(rec: dict, code_names: dict) -> str:

@@ -47,8 +47,8 @@ SEGMENT_COLUMNS = ["segment_id", "area", "source_type", "source_id", "agency", "
 OTHER_SOURCES = ("PictureSource", "PDFSource", "AudioSource", "VideoSource")
 OTHER_SELECTIONS = ("PictureSelection", "PDFSelection", "AudioSelection", "VideoSelection", "TranscriptSelection")
 CODE_FIX = ("put the code under a theme code in the project's code system and in a positive/neutral/negative "
-            "set, or add a row for it to a mapping CSV in the fieldwork folder (columns qda_code, code, theme, "
-            "valence)")
+            "set, or add a row for it to a mapping CSV in the fieldwork folder, e.g. qda_codes.csv with columns "
+            "qda_code, code, theme, valence")
 
 
 def q(tag: str) -> str:

@@ -343,3 +343,24 @@ def _code_xml(rec: dict, code_names: dict) -> str:
 def xsd_path() -> Path:
     """The REFI-QDA project schema (MIT licence, REFI; shipped with the tests)."""
     return Path(__file__).resolve().parent.parent / "schemas" / "Project-mrt2019.xsd"
+
+
+BUILDERS = {"sav": lambda d: write_spss(d), "zsav": lambda d: write_spss(d, compressed=True), "dta": write_stata,
+            "xlsx": write_excel, "two-header": write_two_header, "qdpx": write_qdpx}
+
+
+def main(argv=None) -> int:
+    """``python -m tests.builders.formats FORMAT DEST``: the demo survey (or fieldwork, for qdpx) in that format."""
+    import argparse
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("format", choices=sorted(BUILDERS))
+    parser.add_argument("dest", type=Path, help="an empty folder to write to (not data/raw itself)")
+    args = parser.parse_args(argv)
+    written = BUILDERS[args.format](args.dest)
+    for path in ([written] if isinstance(written, Path) else written):
+        print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

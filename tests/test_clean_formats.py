@@ -172,3 +172,28 @@ def test_csv_route_manifest_unchanged(csv_survey):
 def test_demo_data_stays_csv():
     for folder in (paths.RAW_SURVEY, paths.RAW_FIELDWORK):
         assert {p.suffix for p in folder.iterdir() if p.is_file()} <= {".csv", ".md"}
+
+
+def test_files_of_other_formats_are_listed_not_read(tmp_path, matcher, csv_survey):
+    build.write_spss(tmp_path)
+    (tmp_path / "old_wave.xls").write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 504)
+    build.write_qdpx(tmp_path / "fw")
+    (tmp_path / "fw" / "fieldwork.qdpx").rename(tmp_path / "coding.qdpx")
+    with pytest.warns(UserWarning) as caught:
+        got = clean_survey(tmp_path, matcher)
+    assert_same_tables(csv_survey, got)
+    ignored = {entry["path"].rsplit("/", 1)[-1]: entry["reason"] for entry in got.manifest["ignored"]}
+    assert "save workbooks as .xlsx" in ignored["old_wave.xls"]
+    assert "REFI-QDA .qdpx file, which this folder does not read" in ignored["coding.qdpx"]
+    assert any("old_wave.xls" in str(w.message) for w in caught)
+
+
+def test_two_header_ticked_options_and_left_out_columns():
+    from pipeline.clean.formats import twoheader
+    text = ("Respondent ID,Board members,,IP Address\r\n,Police,CPS,\r\n"
+            "R1,1,,192.0.2.1\r\nR2,Yes,CPS,192.0.2.2\r\n,,,\r\n")
+    mapping = {("respondent_id", ""): "response_id", ("board_members", ""): "members", ("ip_address", ""): ""}
+    table = twoheader.read_two_header("x.csv", text, "0" * 64, mapping, "columns.csv")
+    assert table.frame.to_dict("list") == {"response_id": ["R1", "R2"], "members": ["Police", "Police;CPS"]}
+    assert table.source_row.tolist() == [3, 4]  # both header rows counted; the blank line skipped
+    assert table.notes["columns_left_out"] == ["IP Address / "]

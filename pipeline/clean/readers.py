@@ -199,7 +199,8 @@ def _normalised_columns(table_name: str, raw_header: list[str], header_row: int 
     return normalised
 
 
-def _format_file(path: Path, table, types, scan: FolderScan, unrecognised: list[str]) -> None:
+def _format_file(path: Path, table, types, scan: FolderScan, unrecognised: list[str],
+                 encoding: str | None = None) -> None:
     """Type one table of a non-CSV export and add it to the scan (or list it as not recognised)."""
     raw_header = [str(c) for c in table.frame.columns]
     header_row = 2 if table.notes.get("format") == "CSV with two header rows" else 1
@@ -222,7 +223,7 @@ def _format_file(path: Path, table, types, scan: FolderScan, unrecognised: list[
         rejected.insert(0, "source_file", pd.Series(table.label, index=rejected.index, dtype="string"))
     else:
         rejected = None
-    scan.files.append(RawFile(Path(path), file_type.name, frame, raw_header, table.sha256, None, label=table.label,
+    scan.files.append(RawFile(Path(path), file_type.name, frame, raw_header, table.sha256, encoding, label=table.label,
                               rejected=rejected, fmt=table.fmt, notes=dict(table.notes)))
 
 
@@ -304,9 +305,7 @@ def scan_folder(folder: Path, types: tuple[FileType, ...], *, expected_other: tu
                     text, encoding = decode_bytes(raw, paths.rel(path))
                     table = twoheader.read_two_header(paths.rel(path), text, hashlib.sha256(raw).hexdigest(),
                                                       column_map, column_map_name)
-                    _format_file(path, table, types, scan, unrecognised)
-                    scan.files[-1].encoding = encoding if scan.files and scan.files[-1].label == table.label \
-                        else None
+                    _format_file(path, table, types, scan, unrecognised, encoding=encoding)
                     continue
                 _read_csv_into(path, types, expected_other, scan, unrecognised)
             elif kind in formats and kind != fmt_mod.CSV:

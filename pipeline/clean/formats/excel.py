@@ -79,10 +79,7 @@ def read_workbook(path: Path, sheet: str | None = None) -> list[Table]:
             continue
         body.append(cells)
         numbers.append(number)
-    frame = pd.DataFrame(body, columns=header, dtype="string") if body else pd.DataFrame(
-        {h: pd.Series(dtype="string") for h in header})
-    if len(set(header)) != len(header) and body:
-        frame = pd.DataFrame(body, dtype="string")
-        frame.columns = header
+    frame = pd.DataFrame(body, columns=range(width), dtype="string")
+    frame.columns = header  # duplicates and blanks are reported by the caller, as for a CSV header
     return [Table(label, frame, np.asarray(numbers, dtype="int64"), XLSX, digest,
                   notes={"format": "Excel .xlsx", "sheet": chosen, "sheets": names})]

@@ -122,7 +122,8 @@ CASES = {
         rows=lambda: _codings_of_code("talking_shop"), column="code"),
     "qdpx_code_with_no_theme_in_codebook": Case(
         "fieldwork", _qdpx(themeless_code="talking_shop"), quarantine="no mapping gives one); fix:",
-        reason_has=("code 'talking_shop' (guid ", "has no theme (it sits at the top of the code system", "qda_codes"), column="theme",
+        reason_has=("code 'talking_shop' (guid ", "has no theme (it sits at the top of the code system", "qda_codes"),
+        column="theme",
         file_endswith="fieldwork.qdpx [codes]", rows=lambda: 1),
     "qdpx_corrupt_zip": Case("fieldwork", _qdpx_corrupt, error=("cannot be opened", "fieldwork.qdpx")),
     "qdpx_not_well_formed": Case("fieldwork", _qdpx(lambda t: t.replace("</Users>", "", 1)),

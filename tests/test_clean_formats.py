@@ -197,3 +197,13 @@ def test_two_header_ticked_options_and_left_out_columns():
     assert table.frame.to_dict("list") == {"response_id": ["R1", "R2"], "members": ["Police", "Police;CPS"]}
     assert table.source_row.tolist() == [3, 4]  # both header rows counted; the blank line skipped
     assert table.notes["columns_left_out"] == ["IP Address / "]
+
+
+def test_missing_reader_package_is_a_clear_error(monkeypatch):
+    import sys
+    from pipeline.clean.formats import require
+    from pipeline.errors import InputError
+    monkeypatch.setitem(sys.modules, "pyreadstat", None)  # as if not installed: importing it raises ImportError
+    with pytest.raises(InputError, match="needs the Python package pyreadstat") as info:
+        require("pyreadstat", "data/raw/survey/x.sav", "SPSS .sav files")
+    assert "pip install pyreadstat" in str(info.value)

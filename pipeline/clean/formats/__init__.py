@@ -108,3 +108,14 @@ def text_of_timestamp(value) -> str:
     if pd.isna(stamp):
         return ""
     return stamp.isoformat()
+
+
+def require(module: str, file: str, what: str):
+    """Import ``module`` for reading ``file``, or an InputError saying which package to install."""
+    import importlib
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        package = {"lxml.etree": "lxml"}.get(module, module)
+        raise InputError(file, f"reading {what} needs the Python package {package}, which is not installed",
+                         f"run make setup (requirements.lock lists it), or .venv/bin/pip install {package}") from None

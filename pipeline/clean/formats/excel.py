@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ...errors import InputError
-from . import XLSX, Table, rel, text_of_number, text_of_timestamp
+from . import XLSX, Table, rel, require, text_of_number, text_of_timestamp
 
 
 def _cell_text(value) -> str:
@@ -33,9 +33,9 @@ def _cell_text(value) -> str:
 
 
 def read_workbook(path: Path, sheet: str | None = None) -> list[Table]:
-    import openpyxl  # lazy
     path = Path(path)
     name = rel(path)
+    openpyxl = require("openpyxl", name, "Excel .xlsx files")  # lazy
     with open(path, "rb") as handle:
         digest = hashlib.sha256(handle.read()).hexdigest()
     try:

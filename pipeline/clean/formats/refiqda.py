@@ -39,7 +39,7 @@ import numpy as np
 import pandas as pd
 
 from ...errors import InputError
-from . import QDPX, Table, rel
+from . import QDPX, Table, rel, require
 
 NS = "urn:QDA-XML:project:1.0"
 CODE_COLUMNS = ["code", "theme", "description", "valence"]
@@ -100,7 +100,7 @@ def _variables(element, names: dict) -> dict:
 
 
 def _parse(archive: zipfile.ZipFile, name: str):
-    from lxml import etree  # lazy
+    etree = require("lxml.etree", name, "REFI-QDA projects")  # lazy
     try:
         data = archive.read("project.qde")
     except (KeyError, zipfile.BadZipFile, OSError, EOFError) as exc:

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from ...errors import InputError
-from . import DTA, FORMAT_NAMES, Table, rel, text_of_number, text_of_timestamp
+from . import DTA, FORMAT_NAMES, Table, rel, require, text_of_number, text_of_timestamp
 
 FIX_LABEL = {"sav": "give the value a label in SPSS (Variable View > Values) or correct the case's value",
              "zsav": "give the value a label in SPSS (Variable View > Values) or correct the case's value",
@@ -34,9 +34,9 @@ def _labels_text(labels: dict) -> str:
 
 
 def read_stat_file(path: Path, fmt: str) -> list[Table]:
-    import pyreadstat  # lazy: only for statistical-package files
     path = Path(path)
     name = rel(path)
+    pyreadstat = require("pyreadstat", name, FORMAT_NAMES[fmt] + " files")  # lazy: only for these files
     with open(path, "rb") as handle:
         digest = hashlib.sha256(handle.read()).hexdigest()
     reader = pyreadstat.read_dta if fmt == DTA else pyreadstat.read_sav

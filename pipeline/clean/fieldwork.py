@@ -19,7 +19,8 @@ from . import schemas
 from .common import concat_files, match_areas
 from .labels import Synonyms, normalise_label, parse_bool, parse_number, parse_timestamps
 from .quarantine import Issues, Quarantine, reconcile
-from .readers import folder_is_synthetic, scan_folder
+from .formats import QDPX
+from .readers import add_rejected, folder_is_synthetic, scan_folder
 from .. import disclosure
 
 SYN_FIX = "add the spelling to data/raw/reference/label_synonyms.csv (columns field, variant, canonical)"
@@ -77,9 +78,10 @@ def clean_fieldwork(fieldwork_dir: Path, matcher: AreaMatcher, *, on_unknown_are
     synonyms = synonyms or Synonyms.load()
     fieldwork_dir = Path(fieldwork_dir)
     folder = paths.rel(fieldwork_dir)
-    scan = scan_folder(fieldwork_dir, schemas.FIELDWORK_TYPES)
+    scan = scan_folder(fieldwork_dir, schemas.FIELDWORK_TYPES, formats=(QDPX,))  # REFI-QDA projects too
     codebook, codebook_keys = _codebook(scan.of_type("codebook"), folder)
     quarantine = Quarantine()
+    add_rejected(quarantine, scan)  # codes and codings a REFI-QDA reader set aside (with their GUIDs)
     accepted = [codebook_keys]
 
     # Coded segments.

@@ -14,7 +14,10 @@ from . import schemas
 from .common import check_option, concat_files, match_areas
 from .labels import DONT_KNOW, Synonyms, normalise_label, parse_bool, parse_number, parse_timestamps
 from .quarantine import Issues, Quarantine, reconcile
-from .readers import folder_is_synthetic, normalise_header, scan_folder
+from .readers import add_rejected, folder_is_synthetic, normalise_header, scan_folder
+from .formats import CSV, DTA, SAV, XLSX, ZSAV
+
+SURVEY_FORMATS = (CSV, SAV, ZSAV, DTA, XLSX)  # besides plain CSV: see pipeline.clean.formats
 
 FIXED = list(schemas.SURVEY_FIXED_COLUMNS)
 SYN_FIX = "add the spelling to data/raw/reference/label_synonyms.csv (columns field, variant, canonical)"
@@ -88,12 +91,15 @@ def _members(values: pd.Series, synonyms: Synonyms) -> tuple[pd.Series, pd.Serie
 
 
 def clean_survey(survey_dir: Path, matcher: AreaMatcher, *, on_unknown_area: str = "error",
-                 keep_resubmission: str = "latest", synonyms: Synonyms | None = None) -> SurveyResult:
-    """Clean every survey export in ``survey_dir`` (pure: reads only, writes nothing)."""
+                 keep_resubmission: str = "latest", synonyms: Synonyms | None = None,
+                 excel_sheet: str | None = None) -> SurveyResult:
+    """Clean every survey export in ``survey_dir`` (pure: reads only, writes nothing).
+
+    ``excel_sheet``: the sheet of an .xlsx export to read (default: the first sheet)."""
     check_option("keep_resubmission", keep_resubmission, ("latest", "earliest"))
     synonyms = synonyms or Synonyms.load()
     survey_dir = Path(survey_dir)
-    scan = scan_folder(survey_dir, schemas.SURVEY_TYPES)
+    scan = scan_folder(survey_dir, schemas.SURVEY_TYPES, formats=SURVEY_FORMATS, excel_sheet=excel_sheet)
     folder = paths.rel(survey_dir)
     codebook, item_source, codebook_keys = _read_codebook(scan.of_type("codebook"))
     if codebook is None:
@@ -164,6 +170,7 @@ def clean_survey(survey_dir: Path, matcher: AreaMatcher, *, on_unknown_area: str
                 + f" in members: {SYN_FIX}")
 
     quarantine = Quarantine()
+    add_rejected(quarantine, scan)  # rows a format reader set aside (e.g. a value without a label)
     bad = issues.bad
     # Resubmissions across files, among otherwise valid rows.
     ok = ~bad

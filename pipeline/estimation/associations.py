@@ -298,12 +298,20 @@ def _latent_rows(prep: Prepared, calibration: dict, blk: dict, cov_names: str, m
         ci_method = CI_METHOD[method]
     ci_method += "; regression calibration, widened for the measurement model's uncertainty (delta method, log tau^2/sigma^2)"
     Qz, _ = np.linalg.qr(Z)
-    sd_meas = np.vstack([latent.measurement_sd(calibration[f], Qz, idx, Y) for f in feats_u])
+    parts = [latent.measurement_sd(calibration[f], Qz, idx, Y) for f in feats_u]
+    sd_meas, bias = np.vstack([p[0] for p in parts]), np.vstack([p[1] for p in parts])
+    V = np.array([calibration[f].var_log_lambda for f in feats_u])[:, None]
+    bias = latent.bounded_bias(bias, r["estimate"], V) if latent.SECOND_ORDER else np.zeros_like(bias)
+    for cm, v in zip(commons, V[:, 0]):
+        if not np.isfinite(v) or v > latent.MAX_VAR_LOG_LAMBDA:
+            cm["note"] = _join_notes(cm["note"], latent.POORLY_DETERMINED.format(se=np.sqrt(v)))
     tc = inference.t_crit(df_fit, alpha)
     r["ci_low"], r["ci_high"] = latent.widen(r["estimate"], r["ci_low"], r["ci_high"], sd_meas, tc)
     r["ci_low_hc3"], r["ci_high_hc3"] = latent.widen(r["estimate"], r["ci_low_hc3"], r["ci_high_hc3"], sd_meas, tc)
+    for key in ("estimate", "ci_low", "ci_high", "ci_low_hc3", "ci_high_hc3"):
+        r[key] = r[key] - bias
     return rows + _emit_rows(r, commons, outs, sd_y, df_fit, n, alpha, power_level, p_method, ci_method, n_draws,
-                             extra={"se_measurement": sd_meas})
+                             extra={"se_measurement": sd_meas, "bias_correction": -bias})
 
 
 def finish(rows: pd.DataFrame, prep: Prepared | None, *, confirmatory=(), fdr_method="fdr_bh",

@@ -18,7 +18,9 @@ calibration (Carroll et al. 2006, ch. 4) with the covariate-conditioned expectat
    uncertainty: the slope's derivative with respect to log lambda (lambda = tau^2 / sigma^2, the quantity
    that sets both the shrinkage and sd_T) times the REML standard error of log lambda (delta method),
    combined in quadrature with each half of the permutation interval. The p-value of "no association"
-   needs no widening: under the null the slope is zero whatever lambda is.
+   needs no widening: under the null the slope is zero whatever lambda is. The estimate (and its
+   interval, shifted with it) is corrected for the second-order bias of that ratio in log lambda
+   (``measurement_sd``): without it the correction overshoots when the area variance is poorly determined.
 
 Because the outcome model holds the same covariates, only ``BLUP(u_r)`` varies the predictor beyond
 them: ``E[Y | BLUP, z] = beta_T (z' gamma + BLUP) + z' g`` when the errors are normal, so the slope is
@@ -38,6 +40,14 @@ ESTIMAND_LABELS = {LATENT: "per SD of the latent partnership trait",
                    MEASURED: "per SD of the measured area score"}
 #: log-lambda step of the delta method's central difference
 DELTA_STEP = 0.1
+#: apply the second-order bias correction of the calibrated slope (``measurement_sd``)
+SECOND_ORDER = True
+#: the second-order correction is a Taylor expansion in log lambda: used only while var(log lambda-hat) is at
+#: most this (lambda known within a factor of about e), and never by more than MAX_RELATIVE_BIAS of the estimate
+MAX_VAR_LOG_LAMBDA = 1.0
+MAX_RELATIVE_BIAS = 0.4
+POORLY_DETERMINED = ("area variance poorly determined (SE of log tau^2/sigma^2 = {se:.2f}): the latent-scale "
+                     "estimate is unstable and its second-order bias correction is not applied")
 ZERO_VARIANCE = "area variance estimated at zero by REML: no latent trait variation to calibrate"
 
 
@@ -193,23 +203,42 @@ def predictors(calibrations: dict[str, FeatureCalibration], features: list[str],
 
 
 def measurement_sd(calibration: FeatureCalibration, Qz: np.ndarray, areas, Y: np.ndarray,
-                   step: float = DELTA_STEP) -> np.ndarray:
-    """SD (per outcome column of ``Y``) of the calibrated slope due to the REML uncertainty of log lambda.
+                   step: float = DELTA_STEP) -> tuple[np.ndarray, np.ndarray]:
+    """(SD, second-order bias) per outcome column of ``Y`` of the calibrated slope from the REML
+    uncertainty of x = log lambda-hat.
 
-    Delta method: |d slope / d log lambda| x se(log lambda-hat), the derivative by a central difference
-    (the slope of ``Y`` on the re-computed predictor given the design whose Q factor is ``Qz``).
-    NaN when lambda's curvature is not available (then the interval is left unbounded by the caller).
+    With V = var(x-hat), theta(x) the slope of ``Y`` on the predictor re-computed at x (given the design
+    whose Q factor is ``Qz``), central differences theta', theta'' at x-hat:
+    - SD (delta method): |theta'| sqrt(V);
+    - bias: E[theta(x-hat)] - theta(x) ~ theta' E[x-hat - x] + theta'' V / 2, with E[x-hat - x] ~ -V / 2
+      (an unbiased lambda-hat has a log biased by about -V/2): ``(theta'' - theta') V / 2``. The ratio
+      behind regression calibration is convex in x, so without this the correction overshoots when the
+      area variance is poorly determined (about +V 3/8 relative; +20 % at ICC(1) 0.05 in simulation).
+    NaN (both) when lambda's curvature is not available (the caller then leaves the interval unbounded).
     """
     if not np.isfinite(calibration.var_log_lambda):
-        return np.full(Y.shape[1], np.nan)
+        nan = np.full(Y.shape[1], np.nan)
+        return nan, nan
     idx = pd.Index(calibration.areas).get_indexer(np.asarray(areas, dtype=str))
     slopes = []
-    for s in (-1.0, 1.0):
+    for s in (-1.0, 0.0, 1.0):
         x = calibration.expected_at(calibration.lam * np.exp(s * step))[idx]
         m = x - Qz @ (Qz.T @ x)
         slopes.append((m @ Y) / (m @ m))
-    deriv = (slopes[1] - slopes[0]) / (2 * step)
-    return np.abs(deriv) * np.sqrt(calibration.var_log_lambda)
+    first = (slopes[2] - slopes[0]) / (2 * step)
+    second = (slopes[2] - 2 * slopes[1] + slopes[0]) / (step * step)
+    V = calibration.var_log_lambda
+    return np.abs(first) * np.sqrt(V), (second - first) * V / 2
+
+
+def bounded_bias(bias, estimate, var_log_lambda) -> np.ndarray:
+    """The second-order bias to subtract, where it can be trusted: 0 where var(log lambda-hat) exceeds
+    ``MAX_VAR_LOG_LAMBDA`` or is unknown, and at most ``MAX_RELATIVE_BIAS`` x |estimate| in size."""
+    bias, estimate = np.asarray(bias, float), np.asarray(estimate, float)
+    V = np.broadcast_to(np.asarray(var_log_lambda, float), bias.shape)
+    ok = np.isfinite(bias) & np.isfinite(V) & (V <= MAX_VAR_LOG_LAMBDA)
+    cap = MAX_RELATIVE_BIAS * np.abs(estimate)
+    return np.where(ok, np.clip(bias, -cap, cap), 0.0)
 
 
 def widen(estimate, lo, hi, sd_meas, crit) -> tuple[np.ndarray, np.ndarray]:

@@ -220,6 +220,15 @@ def test_mde_is_at_the_alpha_of_the_decision():
     assert np.allclose(expl["alpha_decision"], 0.005) and (expl["adjustment"] == "fdr_bh").all()
 
 
+def test_equivalence_is_only_claimed_on_the_latent_scale():
+    rows = pd.concat([_rows([0.1], [-0.3], [0.5], [0.6], estimand="latent"),
+                      _rows([0.1], [-0.3], [0.5], [0.6], estimand="measured")], ignore_index=True)
+    out = _decided(rows, {"o1": 1.0}).set_index("estimand")
+    assert out.loc["latent", "verdict"] == "no association of at least SESOI"
+    assert out.loc["measured", "verdict"] == "not detected" and np.isnan(out.loc["measured", "sesoi"])
+    assert "latent-trait scale only" in out.loc["measured", "verdict_reason"]
+
+
 def test_families_are_per_estimand():
     a = _rows([1.0] * 3, [0.1] * 3, [1.9] * 3, [0.01, 0.02, 0.03], family="confirmatory", estimand="latent")
     b = a.assign(estimand="measured")

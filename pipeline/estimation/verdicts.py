@@ -38,9 +38,14 @@ def _fmt(x: float) -> str:
 
 
 def decide(out: pd.DataFrame, *, alpha: float, power_level: float, sesoi: dict | None,
-           fdr_method: str = "fdr_bh") -> pd.DataFrame:
+           fdr_method: str = "fdr_bh", sesoi_estimand: str = "latent") -> pd.DataFrame:
     """Add ``adjustment, alpha_decision, se_primary, mde, mde_unadjusted, sesoi, ci90_low, ci90_high, p_tost,
-    p_tost_adjusted, verdict, verdict_reason`` (rows need ``family``, ``p_adjusted`` and ``estimand``)."""
+    p_tost_adjusted, verdict, verdict_reason`` (rows need ``family``, ``p_adjusted`` and ``estimand``).
+
+    The SESOI is registered per SD of the latent trait, so only rows of ``sesoi_estimand`` are tested for
+    equivalence: on the measured-score scale the effect is attenuated, and an interval inside +-SESOI there
+    would not say the latent effect is that small (those rows read "not detected" and say so).
+    Rows without an ``estimand`` column are all tested."""
     out = out.copy()
     sesoi = {str(k): float(v) for k, v in (sesoi or {}).items()}
     n = len(out)
@@ -66,6 +71,8 @@ def decide(out: pd.DataFrame, *, alpha: float, power_level: float, sesoi: dict |
         ci90 = np.full((len(pos), 2), np.nan)
         p_tost = np.full(len(pos), np.nan)
         s_vals = out["outcome"].astype(str).map(sesoi).to_numpy(float)[pos]
+        if "estimand" in out.columns and str(out["estimand"].iloc[pos[0]]) != sesoi_estimand:
+            s_vals = np.full(len(pos), np.nan)      # the SESOI is registered on the primary scale only
         for i, row in enumerate(pos):
             if np.isnan(est[row]) or np.isnan(df[row]) or df[row] < 1:
                 continue
@@ -123,7 +130,10 @@ def _verdict(r, alpha: float, power_level: float) -> tuple[str, str]:
     parts = [f"Adjusted p = {r.p_adjusted:.3g} ({adj}) is not below {alpha:g}"]
     if np.isfinite(r.ci_low) and np.isfinite(r.ci_high) and (r.ci_low > 0 or r.ci_high < 0):
         parts[0] += " although the unadjusted 95 % interval excludes zero"
-    if pd.isna(r.sesoi):
+    if pd.isna(r.sesoi) and getattr(r, "estimand", "latent") == "measured":
+        parts.append("equivalence is tested on the latent-trait scale only (the registered smallest effect of "
+                     "interest is per SD of the latent trait; per SD of the noisy measured score effects are attenuated)")
+    elif pd.isna(r.sesoi):
         parts.append("no smallest effect of interest is registered for this outcome, so absence cannot be tested")
     else:
         parts.append(f"the 90 % interval {_fmt(r.ci90_low)} to {_fmt(r.ci90_high)} is not inside +-{r.sesoi:g}{unit}"

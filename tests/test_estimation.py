@@ -125,10 +125,10 @@ def test_mde_uses_ftestpowerf2_not_the_swapped_ftestpower():
     assert power.mde_r_bivariate(42, 0.0025, 0.8) == pytest.approx(0.55, abs=0.02)
 
 
-def test_verdicts():
-    v = power.verdict([0.01, 0.3, 0.3, np.nan], [0.5, -2.0, -0.2, np.nan], [2.0, 2.0, 0.2, np.nan],
-                      [1.0, 1.0, 1.0, 1.0], 0.05)
-    assert list(v) == ["associated", "inconclusive", "no association of detectable size", "not tested"]
+def test_old_verdict_words_are_gone():
+    # "no association of detectable size" relabelled a small t as evidence of absence (issue 14): verdicts now
+    # come from pipeline.estimation.verdicts (TOST against a registered SESOI; tests in test_estimation_latent.py)
+    assert not hasattr(power, "verdict")
 
 
 def test_leave_one_out_matches_refits():
@@ -159,17 +159,18 @@ def test_estimates_have_contract_columns_and_one_row_per_key(fixture_estimates):
     from pipeline.estimation import ESTIMATE_COLUMNS
     est = fixture_estimates
     assert list(est.columns[: len(ESTIMATE_COLUMNS)]) == ESTIMATE_COLUMNS
-    assert not est.duplicated(["feature", "outcome", "outcome_period", "model"]).any()
+    assert not est.duplicated(["feature", "outcome", "outcome_period", "model", "estimand"]).any()
     assert set(est["model"]) == {"ols", "ols_region_fe", "ols_crv3_region"}
     assert "feat_dropped" not in set(est["feature"])
     primary = est[est["model"] == "ols"]
     assert (primary["family"] == "confirmatory").sum() == 1
     assert primary.loc[primary["family"] == "confirmatory", "p_adjusted"].iloc[0] == \
         primary.loc[primary["family"] == "confirmatory", "p_value"].iloc[0]  # Holm of a family of one
-    assert primary["verdict"].isin(["associated", "inconclusive", "no association of detectable size"]).all()
+    assert primary["verdict"].isin(["associated", "no association of at least SESOI", "not detected",
+                                    "not estimable"]).all()
     assert (primary["ci_low"] < primary["estimate"]).all() and (primary["estimate"] < primary["ci_high"]).all()
-    # London (the one multi-force partnership) is set aside by its one-area indicator
-    assert (primary["n_areas"] == 41).all() and primary["areas_set_aside"].eq("london").all()
+    # London (the one multi-force partnership) is kept: a one-area indicator is not in 'auto' (issue 14)
+    assert (primary["n_areas"] == 42).all() and primary["areas_set_aside"].fillna("").eq("").all()
 
 
 def test_planted_effects_recovered_on_fixture(fixture_data, fixture_estimates):
@@ -209,7 +210,8 @@ def test_auto_covariates_are_derived_not_named(fixture_data):
     assert cov.auto[0] == "log_population"
     assert "deprivation_index" in cov.auto
     assert any(c.startswith("country_") for c in cov.auto)
-    assert "multi_force_partnership" in cov.auto
+    # the one multi-force partnership: its indicator would cover one area, so it is in the table, not in auto
+    assert "multi_force_partnership" not in cov.auto and "multi_force_partnership" in cov.table.columns
     assert not any(c.endswith("_population") and c != "log_population" for c in cov.auto)
 
 

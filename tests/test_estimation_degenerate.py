@@ -96,7 +96,7 @@ def test_estimate_associations_reports_a_boundary_feature_as_not_estimable(fixtu
     assert len(flat) == len(est[est["feature"] == "feat_a"]) > 0
     assert flat["estimate"].isna().all() and flat["p_value"].isna().all() and flat["p_adjusted"].isna().all()
     assert flat["note"].str.contains("not estimable: feature constant across areas").all()
-    assert (flat["verdict"] == "not tested").all()
+    assert (flat["verdict"] == "not estimable").all()
     # the other pairs are untouched: same numbers as without the flat feature (it takes no part in any family)
     base = estimate_associations(inp["area_features"], inp["outcomes"], inp["covariates"], inp["reference"], **kw)
     rest = est[est["feature"] != "feat_flat"].reset_index(drop=True)

@@ -267,8 +267,9 @@ def test_area_features_columns_and_rows(demo):
     expected_ok = (table["n_respondents"] >= 3) & (table["rwg_j"] >= 0.7).fillna(False)
     assert (table["aggregation_ok"] == expected_ok).all()
     quality = feature_quality(survey, codebook, with_omega=False)
-    passes = quality.set_index("feature")[["passes_alpha", "passes_rwg", "passes_icc1"]].all(axis=1)
-    assert (table["feature_passes"] == table["feature"].map(passes)).all()
+    passes = quality.set_index("feature")["gate_passed"]          # the measurement gate (issue 14)
+    assert (table["feature_passes"] == table["feature"].map(passes).astype(bool)).all()
+    assert (table["gate_passed"] == table["feature_passes"]).all()
     assert table["decision"].isin(["kept", "kept with warning", "dropped"]).all()
 
 

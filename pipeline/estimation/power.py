@@ -44,11 +44,3 @@ def mde_r_bivariate(n: int, alpha: float, power: float) -> float:
     agrees with ``pingouin.power_corr(n=n, power=power)`` to about 0.005 - see the tests)."""
     return mde_partial_r(int(n) - 2, alpha, power)
 
-
-def verdict(p_adjusted, ci_low, ci_high, mde, alpha: float) -> np.ndarray:
-    """'associated' when the adjusted p is below alpha; 'inconclusive' when the interval still
-    includes effects as large as the MDE (either sign); else 'no association of detectable size'."""
-    p_adjusted, ci_low, ci_high, mde = (np.asarray(v, float) for v in (p_adjusted, ci_low, ci_high, mde))
-    out = np.where(p_adjusted < alpha, "associated",
-                   np.where((ci_low <= -mde) | (ci_high >= mde), "inconclusive", "no association of detectable size"))
-    return np.where(np.isnan(p_adjusted), "not tested", out)

@@ -13,9 +13,11 @@ Public, I/O-free functions (the notebook 02_features reads and writes the files)
   ``fieldwork_themes``, ``board_attendance``; ``mice_sensitivity`` (item missingness, MICE).
 
 ``decision`` values (one per feature, repeated on every area row; the estimate stage skips 'dropped'):
-  ``'kept'`` passes alpha >= alpha_min, mean rwg(J) >= rwg_min and ICC(1) >= icc1_min;
-  ``'kept with warning'`` fails at least one and params ``features.on_fail = keep_with_warning``;
-  ``'dropped'`` fails at least one and ``on_fail = drop``.
+  ``'kept'`` passes the measurement gate (``gate_passed``: alpha >= alpha_min, agreement beyond random groups
+  of the same sizes, ICC(1) >= icc1_min, REML area variance > 0; ``gate_reason`` says why or why not);
+  ``'kept with warning'`` fails it and params ``features.on_fail = keep_with_warning`` (its results are then
+  exploratory in the estimate stage); ``'dropped'`` fails it and ``on_fail = drop``. Mean rwg(J) against
+  ``rwg_min`` (``passes_rwg``) is descriptive only.
 ``aggregation_ok`` (per row) is area-level: the area has n_respondents >= min_respondents and rwg(J) >= rwg_min
 (independent of the feature verdict, which is ``decision`` / ``feature_passes``).
 """

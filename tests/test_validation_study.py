@@ -107,7 +107,7 @@ def test_tiny_study_end_to_end_with_cache(tmp_path, monkeypatch):
                                                     cache_dir=tmp_path, scheduler=None, n_workers=1, progress=False)
     assert (results["status"] == "ok").all() and results["replicate"].nunique() == 2
     assert info["n_workers"] == 1 and info["code_version"] == "pinnedhash00"
-    cell_perf = performance.performance_by_cell(results)
+    cell_perf = performance.performance_by_family(results)
     assert {"fwer", "fdr", "coverage", "type1_error_per_test"} <= set(cell_perf["measure"])
     again, log2, info2 = dask_runner.run_validation(cells, study.whole_path_replicate, seed=3, options=options,
                                                     cache_dir=tmp_path, progress=False)

@@ -248,7 +248,7 @@ def truth_table(truth: dict, level_year: int, baseline_year: int) -> pd.DataFram
 
 
 def tidy_estimates(est: pd.DataFrame, method: str, n_permutations: int, fdr_method: str) -> pd.DataFrame:
-    """The estimate stage's rows as the study records them: once per inference method.
+    """The estimate stage's rows as the study records them: once per inference method, per estimand.
 
     ``inference = '<method> B=<n>'``: the stage's primary p-values and intervals (resampling with
     ``n_permutations`` draws, or HC3 t when 0). With few draws the smallest attainable p is
@@ -260,10 +260,21 @@ def tidy_estimates(est: pd.DataFrame, method: str, n_permutations: int, fdr_meth
     ``status`` is ``ok``, or ``not_estimable`` for a pair the stage reports without an estimate
     (a feature constant across areas or collinear with the covariates, too few areas); ``error``
     then holds the stage's reason (its ``note``).
+
+    ``estimand`` (``latent`` / ``measured``) and the contract's columns (``CONTRACT_COLUMNS``: adjustment,
+    alpha_decision, mde, sesoi, the 90 % interval, TOST p-values, verdict) are kept when the estimator
+    writes them; an estimator without ``estimand`` is recorded as ``measured``. The ``hc3_t`` copy carries
+    no TOST or verdict (those are the primary method's).
     """
     from ..estimation import multiplicity
-    keep = ["model", "feature", "outcome", "outcome_period", "estimate", "se_hc3", "ci_low", "ci_high",
-            "p_value", "p_adjusted", "n_areas", "mde_r", "family"]
+    est = est.copy()
+    if "estimand" not in est.columns:  # an estimator before issue 14: every row is per SD of the measured score
+        est["estimand"] = "measured"
+    if "adjustment" not in est.columns:
+        est["adjustment"] = np.where(est["family"].astype("string") == "confirmatory", "holm", fdr_method)
+    contract = [c for c in CONTRACT_COLUMNS if c in est.columns]
+    keep = ["model", "estimand", "feature", "outcome", "outcome_period", "estimate", "se_hc3", "ci_low", "ci_high",
+            "p_value", "p_adjusted", "n_areas", "mde_r", "family"] + contract
     not_estimable = est["estimate"].isna().to_numpy()
     status = np.where(not_estimable, "not_estimable", "ok")
     error = pd.Series(est["note"].astype("string").to_numpy(), dtype="string").where(not_estimable, pd.NA)
@@ -272,16 +283,25 @@ def tidy_estimates(est: pd.DataFrame, method: str, n_permutations: int, fdr_meth
         status=status, error=error.to_numpy())
     parts = [primary]
     if n_permutations:
-        hc3 = est[keep[:-1] + ["p_hc3", "ci_low_hc3", "ci_high_hc3"]].drop(columns=["p_value", "p_adjusted",
-                                                                                  "ci_low", "ci_high"])
-        hc3 = hc3.rename(columns={"p_hc3": "p_value", "ci_low_hc3": "ci_low", "ci_high_hc3": "ci_high"})
-        hc3["family"] = est["family"].to_numpy()
-        hc3 = multiplicity.adjust(hc3, fdr_method).drop(columns=["q_bh", "p_holm"])
-        parts.append(hc3.rename(columns={"se_hc3": "se"}).assign(inference="hc3_t", status=status,
-                                                                  error=error.to_numpy()))
+        base = [c for c in keep if c not in ("p_value", "p_adjusted", "ci_low", "ci_high", "p_tost", "p_tost_adjusted",
+                                             "ci90_low", "ci90_high", "verdict")]
+        hc3 = est[base + ["p_hc3", "ci_low_hc3", "ci_high_hc3"]].rename(
+            columns={"p_hc3": "p_value", "ci_low_hc3": "ci_low", "ci_high_hc3": "ci_high"})
+        hc3 = hc3.assign(status=status, error=error.to_numpy())
+        # each family adjusted within its own estimand, by the stage's own multiplicity code
+        adjusted = [multiplicity.adjust(g, fdr_method).drop(columns=["q_bh", "p_holm"])
+                    for _, g in hc3.groupby("estimand", sort=True)]
+        hc3 = pd.concat(adjusted).loc[hc3.index]
+        parts.append(hc3.rename(columns={"se_hc3": "se"}).assign(inference="hc3_t"))
     out = pd.concat(parts, ignore_index=True)
     return out.astype({"feature": "string", "outcome": "string", "outcome_period": "string", "model": "string",
-                       "inference": "string", "family": "string", "status": "string", "error": "string"})
+                       "inference": "string", "family": "string", "status": "string", "error": "string",
+                       "estimand": "string"})
+
+
+#: estimates.csv columns of the issue-14 contract the study records when the estimator writes them
+CONTRACT_COLUMNS = ("adjustment", "alpha_decision", "mde", "sesoi", "ci90_low", "ci90_high", "p_tost",
+                    "p_tost_adjusted", "verdict")
 
 
 def whole_path_replicate(cell: Cell, seed_seq: np.random.SeedSequence, *, target_r_per_mde: float,

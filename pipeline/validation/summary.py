@@ -120,9 +120,12 @@ def _replicate_rate(flags: pd.DataFrame, column: str) -> tuple[float, float, int
 
 
 def _bias_fix(estimand: str, value: float) -> str:
-    if estimand == "measured":
+    if estimand == "measured" and value < 0:
         return ("the measured-score estimand is attenuated by the area score's reliability (1 - PEV/tau^2); use the "
                 "measurement-error-aware latent estimator (issue 14 item 2) as the primary")
+    if estimand == "measured":
+        return ("the measured-score estimate overshoots the structural effect here: a correlated feature's effect "
+                "is borrowed (fit the registered features jointly) or the replicates are too few to tell")
     direction = "under-corrects (residual attenuation)" if value < 0 else "over-corrects"
     return (f"the latent correction {direction} at this ICC(1): check the reliability/PEV that scales it and "
             "whether the measurement model carries the outcome model's covariates")
@@ -322,7 +325,7 @@ def _tost_targets(results, role, est, model, inference, alpha, z, base) -> list[
 
 
 def _time_target(record: dict | None, total_replicates: int | None, base: dict) -> dict:
-    rule = "minutes <= 20 on 2 Dask workers for the default design"
+    rule = "minutes <= 20 on 2 Dask workers (judged for the design this run used; the target is for the default)"
     if not record or not record.get("replicates_computed"):
         return _row(**base, scope="study", target="study time", measure="minutes", nominal=20.0, rule=rule,
                     status="not assessed", reason="no computing run of these settings is recorded here",
@@ -337,8 +340,8 @@ def _time_target(record: dict | None, total_replicates: int | None, base: dict) 
     return _row(**base, scope="study", target="study time", measure="minutes", value=extrapolated, mcse=0.0,
                 n_sim=computed, nominal=20.0, rule=rule,
                 status=("met" if ok else "missed") if two else "not assessed",
-                reason=f"{extrapolated:.1f} min on {record.get('n_workers')} worker(s), load average "
-                       f"{record.get('load_average_at_start')} at its start{how}",
+                reason=f"{extrapolated:.1f} min for this design's {total:,} replicates on {record.get('n_workers')} "
+                       f"worker(s), load average {record.get('load_average_at_start')} at its start{how}",
                 fix=pd.NA if ok else ("rerun on 2 workers (validate.n_workers: 2)" if not two else
                                       "fewer replicates per cell or fewer permutations (study_n_permutations)"))
 

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from . import design, inference, multiplicity, power, robustness
+from . import confounding, design, inference, latent, multiplicity, power, verdicts
+from .blocks import blocks as _blocks, controls as _controls
 from ..errors import InputError
 from .design import AREA
 
@@ -23,7 +24,13 @@ ESTIMATE_COLUMNS = [
     # extras
     "outcome_period", "unit", "higher_is_better", "sd_outcome", "ci_low_hc3", "ci_high_hc3", "p_hc3",
     "mde_r_bivariate", "e_value_ci", "n_draws", "covariates", "aggregation", "areas_set_aside", "note",
+    # issue 14: estimand, decisions at the adjusted alpha, equivalence test, measurement gate
+    "estimand", "estimand_label", "adjustment", "alpha_decision", "mde_unadjusted", "sesoi", "ci90_low",
+    "ci90_high", "p_tost", "p_tost_adjusted", "verdict_reason", "measurement_gate", "reliability",
 ]
+STRING_COLUMNS = ("feature", "outcome", "model", "outcome_period", "family", "verdict", "ci_method", "p_method",
+                  "covariates", "aggregation", "areas_set_aside", "note", "unit", "estimand", "estimand_label",
+                  "adjustment", "verdict_reason", "measurement_gate")
 P_METHOD = {"freedman_lane": "Freedman-Lane permutation of reduced-model residuals, HC3 t, B={B}",
             "wild_webb": "restricted wild bootstrap (Webb weights), HC3 t, B={B}"}
 CI_METHOD = {"freedman_lane": "inversion of the Freedman-Lane permutation test (HC3 t)",
@@ -59,15 +66,32 @@ class Prepared:
     aggregation: str
     dropped_features: list[str]
     notes: list[str] = field(default_factory=list)
+    #: respondent feature scores (``measurement.respondent_scores``): enables the latent-trait rows
+    respondents: pd.DataFrame | None = None
+    #: per feature: "passed" | "failed: <reason>" | "not assessed" (features stage's measurement gate)
+    gates: dict[str, str] = field(default_factory=dict)
+    #: per feature: mean reliability 1 - PEV/tau^2 of the measured area score (features stage)
+    reliability: dict[str, float] = field(default_factory=dict)
+    calibrations: dict[tuple, dict] = field(default_factory=dict)
+
+    def calibration(self, controls: pd.DataFrame) -> dict:
+        """Measurement models with the covariates ``controls`` (cached per covariate set)."""
+        key = tuple(controls.columns)
+        if key not in self.calibrations:
+            self.calibrations[key] = latent.calibrate(self.respondents, controls, list(self.features.columns))
+        return self.calibrations[key]
 
 
 def prepare(area_features, outcomes, covariates, reference, *, level_year: int, baseline_year: int,
             aggregation: str = "adjusted", periods=("level", "change"), measures=None,
-            covariate_year: int | None = None, yearly: pd.DataFrame | None = None) -> Prepared:
+            covariate_year: int | None = None, yearly: pd.DataFrame | None = None,
+            respondents: pd.DataFrame | None = None) -> Prepared:
     """Validate and reshape the inputs (see design.py for the yearly aggregation rule).
 
     Covariates are taken at ``covariate_year`` (default ``baseline_year``: before the survey, so
     they cannot be consequences of partnership working measured later).
+    ``respondents`` (respondent feature scores) adds the primary, latent-trait rows (``latent.py``);
+    without it only the measured-score rows are estimated.
     """
     feats, dropped = design.feature_table(area_features, aggregation)
     yearly = design.aggregate_outcomes(outcomes) if yearly is None else yearly
@@ -91,15 +115,8 @@ def prepare(area_features, outcomes, covariates, reference, *, level_year: int, 
     missing_periods = [p for p in periods if p not in targets]
     if missing_periods:
         notes.append(f"no outcome data for period(s) {missing_periods} (level {level_year}, baseline {baseline_year})")
-    return Prepared(feats, targets, cov, measures, aggregation, dropped, notes)
-
-
-def _controls(prep: Prepared, covariates_spec, model: str) -> pd.DataFrame:
-    names = design.resolve_covariates(covariates_spec, prep.cov)
-    ctl = prep.cov.table[names]
-    if model == "ols_region_fe":
-        ctl = pd.concat([ctl, design.region_dummies(prep.cov.region)], axis=1)
-    return ctl
+    return Prepared(feats, targets, cov, measures, aggregation, dropped, notes, respondents=respondents,
+                    gates=design.feature_gates(area_features), reliability=design.score_reliability(area_features))
 
 
 def _crv3(Z, x, Y, groups, alpha):
@@ -120,35 +137,6 @@ def _crv3(Z, x, Y, groups, alpha):
     return {k: np.array(v) for k, v in res.items()}, len(np.unique(codes))
 
 
-def _blocks(prep: Prepared, controls: pd.DataFrame, features: list[str]):
-    """Group (period, feature, outcome) into blocks sharing areas, design and outcomes."""
-    blocks: dict[tuple, dict] = {}
-    designs: dict[tuple, tuple] = {}
-    for period, Yw in sorted(prep.targets.items()):
-        grouped: dict[tuple, dict] = {}  # features observed in the same areas share the outcome grouping
-        for feature in features:
-            xs = prep.features[feature].dropna()
-            base = xs.index.intersection(Yw.index)
-            if tuple(base) not in grouped:
-                masks = Yw.loc[base].notna()
-                groups: dict[tuple, list[str]] = {}
-                for outcome in Yw.columns:
-                    groups.setdefault(tuple(masks[outcome].to_numpy()), []).append(outcome)
-                grouped[tuple(base)] = groups
-            for key, outs in grouped[tuple(base)].items():
-                areas = base[np.array(key, bool)]
-                akey = tuple(areas)
-                if akey not in designs:
-                    designs[akey] = design.build_design(areas, controls)
-                idx, Z, znames, notes = designs[akey]
-                bkey = (period, tuple(idx), tuple(outs))
-                blk = blocks.setdefault(bkey, {"period": period, "idx": idx, "Z": Z, "znames": znames, "outs": outs,
-                                               "features": [], "notes": notes, "set_aside": {}})
-                blk["features"].append(feature)
-                blk["set_aside"][feature] = sorted(set(base) - set(idx))
-    return list(blocks.values())
-
-
 def fit_prepared(prep: Prepared, *, n_permutations: int, seed: int, covariates_spec="auto", model: str = "ols",
                  method: str = "freedman_lane", alpha: float = 0.05, power_level: float = 0.8,
                  interval: bool = True, features: list[str] | None = None) -> pd.DataFrame:
@@ -158,14 +146,23 @@ def fit_prepared(prep: Prepared, *, n_permutations: int, seed: int, covariates_s
     controls = _controls(prep, covariates_spec, model)
     cov_names = ";".join(design.resolve_covariates(covariates_spec, prep.cov))
     draw_cache: dict[int, np.ndarray] = {}
+    latent_on = model == "ols" and prep.respondents is not None
+    calibration = prep.calibration(controls) if latent_on else None
     rows = []
     for blk in _blocks(prep, controls, features or list(prep.features.columns)):
         idx, Z, outs, feats = blk["idx"], blk["Z"], blk["outs"], blk["features"]
         n, k = Z.shape
         df_fit = n - k - 1
-        commons = [{"feature": f, "outcome_period": blk["period"], "model": model, "n_areas": n,
+        commons = [{"feature": f, "outcome_period": blk["period"], "model": model, "estimand": latent.MEASURED,
+                    "n_areas": n, "reliability": prep.reliability.get(f, np.nan),
                     "covariates": cov_names, "aggregation": prep.aggregation,
                     "areas_set_aside": ";".join(blk["set_aside"][f]), "note": "; ".join(blk["notes"])} for f in feats]
+        if latent_on and df_fit >= 3:
+            if n_permutations and n not in draw_cache:
+                draw_cache[n] = inference.draws(n, int(n_permutations), seed, method)
+            rows += _latent_rows(prep, calibration, blk, cov_names, model, draw_cache.get(n) if n_permutations else None,
+                                 n_permutations=n_permutations, method=method, alpha=alpha, power_level=power_level,
+                                 interval=interval)
         X_raw = prep.features.loc[idx, feats].to_numpy("float64")
         sd_x = X_raw.std(axis=0, ddof=1) if n > 1 else np.zeros(len(feats))
         usable = ~inference.constant_columns(X_raw) if n > 1 else np.zeros(len(feats), bool)
@@ -225,37 +222,117 @@ def fit_prepared(prep: Prepared, *, n_permutations: int, seed: int, covariates_s
                 ci_method = "HC3 t interval (secondary)"
             else:
                 ci_method = CI_METHOD[method]
-        mde = power.mde_estimate(r["se_hc3"], df_fit, alpha, power_level)
-        tcl = r["t_classic"]
-        partial_r = tcl / np.sqrt(tcl ** 2 + df_fit)
-        rv = robustness.robustness_value(tcl, df_fit)
-        beta_std = r["estimate"] / sd_y[None, :]
-        ev = robustness.e_value_from_d(beta_std)
-        ev_ci = robustness.e_value_ci(r["ci_low"], r["ci_high"], sd_y[None, :])
-        mde_r, mde_rb = power.mde_partial_r(df_fit, alpha, power_level), power.mde_r_bivariate(n, alpha, power_level)
-        for i, cm in enumerate(commons):
-            for j, o in enumerate(outs):
-                rows.append({
-                    **cm, "outcome": o, "estimate": r["estimate"][i, j], "ci_low": r["ci_low"][i, j],
-                    "ci_high": r["ci_high"][i, j], "p_value": r["p_value"][i, j], "se_hc3": r["se_hc3"][i, j],
-                    "t": r["t"][i, j], "df_resid": int(r["df_resid"][i, j]), "beta_std": beta_std[i, j],
-                    "partial_r": partial_r[i, j], "sd_outcome": sd_y[j], "ci_low_hc3": r["ci_low_hc3"][i, j],
-                    "ci_high_hc3": r["ci_high_hc3"][i, j], "p_hc3": r["p_hc3"][i, j], "mde": mde[i, j],
-                    "mde_r": mde_r, "mde_r_bivariate": mde_rb, "robustness_value": rv[i, j],
-                    "e_value": ev[i, j], "e_value_ci": ev_ci[i, j], "p_method": p_method, "ci_method": ci_method,
-                    "n_draws": n_draws})
+        rows += _emit_rows(r, commons, outs, sd_y, df_fit, n, alpha, power_level, p_method, ci_method, n_draws)
     return pd.DataFrame(rows)
 
 
+def _emit_rows(r: dict, commons: list[dict], outs, sd_y, df_fit: int, n: int, alpha: float, power_level: float,
+               p_method: str, ci_method: str, n_draws: int, extra: dict | None = None) -> list[dict]:
+    """Row dicts (one per feature x outcome) from an inference result ``r`` (arrays n_features x n_outcomes)."""
+    mde = power.mde_estimate(r["se_hc3"], df_fit, alpha, power_level)
+    tcl = r["t_classic"]
+    partial_r = tcl / np.sqrt(tcl ** 2 + df_fit)
+    rv = confounding.robustness_value(tcl, df_fit)
+    beta_std = r["estimate"] / sd_y[None, :]
+    ev = confounding.e_value_from_d(beta_std)
+    ev_ci = confounding.e_value_ci(r["ci_low"], r["ci_high"], sd_y[None, :])
+    mde_r, mde_rb = power.mde_partial_r(df_fit, alpha, power_level), power.mde_r_bivariate(n, alpha, power_level)
+    rows = []
+    for i, cm in enumerate(commons):
+        for j, o in enumerate(outs):
+            row = {
+                **cm, "outcome": o, "estimate": r["estimate"][i, j], "ci_low": r["ci_low"][i, j],
+                "ci_high": r["ci_high"][i, j], "p_value": r["p_value"][i, j], "se_hc3": r["se_hc3"][i, j],
+                "t": r["t"][i, j], "df_resid": int(r["df_resid"][i, j]), "beta_std": beta_std[i, j],
+                "partial_r": partial_r[i, j], "sd_outcome": sd_y[j], "ci_low_hc3": r["ci_low_hc3"][i, j],
+                "ci_high_hc3": r["ci_high_hc3"][i, j], "p_hc3": r["p_hc3"][i, j], "mde": mde[i, j],
+                "mde_r": mde_r, "mde_r_bivariate": mde_rb, "robustness_value": rv[i, j],
+                "e_value": ev[i, j], "e_value_ci": ev_ci[i, j], "p_method": p_method, "ci_method": ci_method,
+                "n_draws": n_draws}
+            if extra:
+                row.update({key: val[i, j] for key, val in extra.items()})
+            rows.append(row)
+    return rows
+
+
+def _latent_rows(prep: Prepared, calibration: dict, blk: dict, cov_names: str, model: str, draw, *,
+                 n_permutations: int, method: str, alpha: float, power_level: float, interval: bool) -> list[dict]:
+    """The primary rows of one block: regression calibration on the latent trait (see latent.py)."""
+    idx, Z, outs, feats = blk["idx"], blk["Z"], blk["outs"], blk["features"]
+    n, k = Z.shape
+    df_fit = n - k - 1
+    commons = [{"feature": f, "outcome_period": blk["period"], "model": model, "estimand": latent.LATENT,
+                "n_areas": n, "covariates": cov_names, "aggregation": "latent (regression calibration)",
+                "areas_set_aside": ";".join(blk["set_aside"][f]), "note": "; ".join(blk["notes"]),
+                "reliability": calibration[f].reliability if f in calibration else np.nan,
+                "latent_sd": calibration[f].latent_sd if f in calibration else np.nan} for f in feats]
+    X, reasons = latent.predictors(calibration, feats, idx)
+    reasons = np.array(reasons, dtype=object)
+    rows: list[dict] = []
+    bad, ok = _set_aside(reasons, commons, outs)
+    rows += bad
+    if not ok.any():
+        return rows
+    commons = [cm for cm, u in zip(commons, ok) if u]
+    feats_u = [f for f, u in zip(feats, ok) if u]
+    Y = prep.targets[blk["period"]].loc[idx, outs].to_numpy("float64")
+    sd_y = Y.std(axis=0, ddof=1)
+    r = inference.infer_block(Z, X[:, ok], Y, draw=draw, method=method, alpha=alpha, interval=interval)
+    bad, keep = _set_aside(r.pop("not_estimable"), commons, outs)
+    rows += bad
+    if not keep.any():
+        return rows
+    if not keep.all():
+        r = {key: val[keep] for key, val in r.items()}
+        feats_u = [f for f, k_ in zip(feats_u, keep) if k_]
+        commons = [cm for cm, k_ in zip(commons, keep) if k_]
+    if draw is None:
+        r["p_value"] = r["p_hc3"]
+        p_method, n_draws = "HC3 t (secondary)", 0
+    else:
+        p_method, n_draws = P_METHOD[method].format(B=int(n_permutations)), int(n_permutations)
+    if draw is None or not interval:
+        r["ci_low"], r["ci_high"] = r["ci_low_hc3"], r["ci_high_hc3"]
+        ci_method = "HC3 t interval (secondary)"
+    else:
+        ci_method = CI_METHOD[method]
+    ci_method += "; regression calibration, widened for the measurement model's uncertainty (delta method, log tau^2/sigma^2)"
+    Qz, _ = np.linalg.qr(Z)
+    sd_meas = np.vstack([latent.measurement_sd(calibration[f], Qz, idx, Y) for f in feats_u])
+    tc = inference.t_crit(df_fit, alpha)
+    r["ci_low"], r["ci_high"] = latent.widen(r["estimate"], r["ci_low"], r["ci_high"], sd_meas, tc)
+    r["ci_low_hc3"], r["ci_high_hc3"] = latent.widen(r["estimate"], r["ci_low_hc3"], r["ci_high_hc3"], sd_meas, tc)
+    return rows + _emit_rows(r, commons, outs, sd_y, df_fit, n, alpha, power_level, p_method, ci_method, n_draws,
+                             extra={"se_measurement": sd_meas})
+
+
 def finish(rows: pd.DataFrame, prep: Prepared | None, *, confirmatory=(), fdr_method="fdr_bh",
-           alpha: float = 0.05, primary_models=("ols",)) -> pd.DataFrame:
-    """Families, q-values, Holm, verdicts, measure units; the binding column order; sorted rows."""
+           alpha: float = 0.05, primary_models=("ols",), power_level: float = 0.8,
+           sesoi: dict | None = None) -> pd.DataFrame:
+    """Families, q-values, Holm, verdicts, measure units; the binding column order; sorted rows.
+
+    Families are declared per estimand (latent rows and measured rows are adjusted apart). A
+    confirmatory row whose feature failed the features stage's measurement gate becomes exploratory
+    (``measurement_gate`` says why, and so does ``note``). Verdicts: ``verdicts.decide``.
+    """
     if rows.empty:
         return pd.DataFrame({c: pd.Series(dtype="float64") for c in ESTIMATE_COLUMNS})
     out = rows.copy()
+    if "estimand" not in out.columns:
+        out["estimand"] = latent.MEASURED
+    out["estimand"] = out["estimand"].fillna(latent.MEASURED)
+    out["estimand_label"] = out["estimand"].map(latent.ESTIMAND_LABELS)
+    gates = prep.gates if prep is not None else {}
+    out["measurement_gate"] = out["feature"].astype(str).map(gates).fillna("not assessed")
     out["family"] = multiplicity.assign_families(out, confirmatory, primary_models)
+    demoted = (out["family"] == "confirmatory") & out["measurement_gate"].str.startswith("failed")
+    if demoted.any():
+        out.loc[demoted, "family"] = "exploratory"
+        out.loc[demoted, "note"] = [_join_notes(n if isinstance(n, str) else "",
+                                                f"registered as confirmatory; exploratory because the measurement "
+                                                f"gate {g}") for n, g in zip(out.loc[demoted, "note"],
+                                                                             out.loc[demoted, "measurement_gate"])]
     out = multiplicity.adjust(out, fdr_method)
-    out["verdict"] = power.verdict(out["p_adjusted"], out["ci_low"], out["ci_high"], out["mde"], alpha)
     measures = prep.measures if prep is not None else None
     if measures is not None and {"measure", "unit", "higher_is_better"} <= set(measures.columns):
         m = measures.drop_duplicates("measure").set_index("measure")
@@ -264,11 +341,11 @@ def finish(rows: pd.DataFrame, prep: Prepared | None, *, confirmatory=(), fdr_me
     for c in ESTIMATE_COLUMNS:
         if c not in out.columns:
             out[c] = pd.NA if c in ("unit", "higher_is_better") else np.nan
-    for c in ("feature", "outcome", "model", "outcome_period", "family", "verdict", "ci_method", "p_method",
-              "covariates", "aggregation", "areas_set_aside", "note", "unit"):
+    out = verdicts.decide(out, alpha=alpha, power_level=power_level, sesoi=sesoi, fdr_method=fdr_method)
+    for c in STRING_COLUMNS:
         out[c] = out[c].astype("string")
     out = out[ESTIMATE_COLUMNS + [c for c in out.columns if c not in ESTIMATE_COLUMNS]]
-    return out.sort_values(["model", "outcome_period", "feature", "outcome"], ignore_index=True)
+    return out.sort_values(["model", "outcome_period", "feature", "outcome", "estimand"], ignore_index=True)
 
 
 def estimate_associations(area_features: pd.DataFrame, outcomes: pd.DataFrame, covariates: pd.DataFrame | None,
@@ -277,7 +354,8 @@ def estimate_associations(area_features: pd.DataFrame, outcomes: pd.DataFrame, c
                           method: str = "freedman_lane", alpha: float = 0.05, power: float = 0.8,
                           confirmatory=(), fdr_method: str = "fdr_bh", periods=("level", "change"),
                           models=("ols",), measures: pd.DataFrame | None = None, interval: bool = True,
-                          covariate_year: int | None = None) -> pd.DataFrame:
+                          covariate_year: int | None = None, respondents: pd.DataFrame | None = None,
+                          sesoi: dict | None = None) -> pd.DataFrame:
     """All feature x outcome associations (columns ``ESTIMATE_COLUMNS``); no I/O.
 
     ``models``: 'ols' (primary: covariates, HC3, resampling p and interval), 'ols_region_fe'
@@ -287,11 +365,12 @@ def estimate_associations(area_features: pd.DataFrame, outcomes: pd.DataFrame, c
     """
     prep = prepare(area_features, outcomes, covariates, reference, level_year=level_year,
                    baseline_year=baseline_year, aggregation=aggregation, periods=periods, measures=measures,
-                   covariate_year=covariate_year)
+                   covariate_year=covariate_year, respondents=respondents)
     with inference.single_thread_blas():
         parts = [fit_prepared(prep, n_permutations=n_permutations, seed=seed, covariates_spec=covariates_spec,
                               model=m, method=method, alpha=alpha, power_level=power, interval=interval)
                  for m in models]
     rows = pd.concat([p for p in parts if not p.empty], ignore_index=True) if any(len(p) for p in parts) \
         else pd.DataFrame()
-    return finish(rows, prep, confirmatory=confirmatory, fdr_method=fdr_method, alpha=alpha)
+    return finish(rows, prep, confirmatory=confirmatory, fdr_method=fdr_method, alpha=alpha, power_level=power,
+                  sesoi=sesoi)

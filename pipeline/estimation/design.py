@@ -207,7 +207,9 @@ def area_covariates(covariates: pd.DataFrame | None, reference: pd.DataFrame, ye
     'auto' = log population (from the reference table, or a covariate variable that is the same
     quantity: log correlation > 0.98), the covariate variables observed for every area in ``year``
     (or the nearest earlier year, else the nearest later one), indicators for each country other
-    than the most common one, and an indicator for partnerships spanning several forces.
+    than the most common one, and an indicator for partnerships spanning several forces when at least two
+    areas are on each side of it (a one-area indicator would only set that area aside: it stays in the
+    table, for an explicit covariate list, but not in 'auto').
     Strictly positive variables spanning more than a factor of 10 enter on the log scale.
     Indicators covering fewer than two areas are kept in the table; ``build_design`` sets such
     areas aside (a one-area dummy is equivalent to excluding that area, and gives it leverage 1).
@@ -263,7 +265,15 @@ def area_covariates(covariates: pd.DataFrame | None, reference: pd.DataFrame, ye
     multi = (ref["n_forces"] > 1).astype("float64")
     if 0 < multi.sum() < len(multi):
         table["multi_force_partnership"] = multi
-        auto.append("multi_force_partnership")
+        if min(multi.sum(), len(multi) - multi.sum()) >= 2:
+            auto.append("multi_force_partnership")
+        else:
+            # a one-area indicator is equivalent to setting that area aside (issue 14, analysis_plan.yaml
+            # `areas`): the area stays in, adjusted by the other covariates (its population is summed over
+            # its forces); name the indicator explicitly in `covariates` to set the area aside instead
+            rare = sorted(multi.index[multi == (1.0 if multi.sum() < 2 else 0.0)])
+            notes.append(f"indicator 'multi_force_partnership' would cover only {rare}: not in the auto set, "
+                         "so that area is included (adjusted by the other covariates)")
     return AreaCovariates(table=table, auto=auto, population=population, region=ref["region"].astype(str),
                           notes=notes)
 
@@ -333,3 +343,31 @@ def build_design(index: pd.Index, controls: pd.DataFrame) -> tuple[pd.Index, np.
         else:
             notes.append(f"covariate '{col}' constant or collinear with others: dropped")
     return ctl.index, mat, ["Intercept", *cols], notes
+
+
+def feature_gates(area_features: pd.DataFrame) -> dict[str, str]:
+    """Per feature, the features stage's measurement gate: "passed", "failed: <reason>" or "not assessed"
+    (a table without ``gate_passed``, e.g. the validation study's scores-only path)."""
+    if "gate_passed" not in area_features.columns:
+        return {str(f): "not assessed" for f in area_features["feature"].dropna().unique()}
+    reason = area_features["gate_reason"] if "gate_reason" in area_features.columns else pd.Series("", index=area_features.index)
+    out = {}
+    for f, passed, why in zip(area_features["feature"].astype(str), area_features["gate_passed"], reason):
+        if f in out:
+            continue
+        ok = str(passed).strip().lower() in ("true", "1", "yes")
+        out[f] = "passed" if ok else f"failed: {why if isinstance(why, str) and why else 'gate not passed'}"
+    return out
+
+
+def score_reliability(area_features: pd.DataFrame) -> dict[str, float]:
+    """Per feature, mean over areas of 1 - PEV / tau^2 of the measured (agency-adjusted BLUP) score,
+    from the features stage's ``score_pev`` and ``area_variance``; empty when those are absent."""
+    if not {"score_pev", "area_variance"} <= set(area_features.columns):
+        return {}
+    d = area_features[["feature", "score_pev", "area_variance"]].copy()
+    d["score_pev"] = pd.to_numeric(d["score_pev"], errors="coerce")
+    d["area_variance"] = pd.to_numeric(d["area_variance"], errors="coerce")
+    d = d[d["area_variance"] > 0]
+    rel = 1.0 - d["score_pev"] / d["area_variance"]
+    return {str(f): float(v) for f, v in rel.groupby(d["feature"].astype(str)).mean().items()}

@@ -69,7 +69,8 @@ def adjust(df: pd.DataFrame, fdr_method: str = "fdr_bh") -> pd.DataFrame:
     out = df.copy()
     out["q_bh"] = np.nan
     out["p_holm"] = np.nan
-    for _, idx in out.groupby("family", sort=True).groups.items():
+    keys = ["estimand", "family"] if "estimand" in out.columns else ["family"]   # families are per estimand
+    for _, idx in out.groupby(keys, sort=True, dropna=False).groups.items():
         p = out.loc[idx, "p_value"].to_numpy(float)
         ok = ~np.isnan(p)
         if not ok.any():

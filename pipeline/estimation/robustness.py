@@ -4,30 +4,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from . import inference
-
-
-def robustness_value(t, df, q: float = 1.0):
-    """Cinelli & Hazlett (2020) RV_q: the partial R^2 a confounder must have with both the feature
-    and the outcome to reduce the estimate by 100q %. f = q |t| / sqrt(df);
-    RV = (sqrt(f^4 + 4 f^2) - f^2) / 2."""
-    f = q * np.abs(np.asarray(t, float)) / np.sqrt(np.asarray(df, float))
-    return (np.sqrt(f ** 4 + 4 * f ** 2) - f ** 2) / 2
-
-
-def e_value_from_d(d):
-    """E-value for a standardised mean difference d (VanderWeele & Ding 2017): the outcome
-    difference per SD of the feature divided by the outcome's SD, converted to an approximate
-    risk ratio RR = exp(0.91 |d|); E = RR + sqrt(RR (RR - 1))."""
-    rr = np.exp(0.91 * np.abs(np.asarray(d, float)))
-    return rr + np.sqrt(rr * (rr - 1))
-
-
-def e_value_ci(ci_low, ci_high, sd_outcome):
-    """E-value of the interval limit nearer the null (1 when the interval includes 0)."""
-    lo, hi = np.asarray(ci_low, float), np.asarray(ci_high, float)
-    nearer = np.where((lo <= 0) & (hi >= 0), 0.0, np.where(lo > 0, lo, -hi))
-    return e_value_from_d(nearer / np.asarray(sd_outcome, float))
+from . import design, inference
+from .associations import fit_prepared, prepare
+from .blocks import blocks as _blocks, controls as _controls
+from .confounding import e_value_ci, e_value_from_d, robustness_value  # noqa: F401  (public here too)
 
 
 def leave_one_out(Z: np.ndarray, x_raw: np.ndarray, Y: np.ndarray, areas) -> dict[str, np.ndarray]:
@@ -62,7 +42,6 @@ def influence_table(prep, *, covariates_spec="auto", model: str = "ols") -> pd.D
     Columns ``feature, outcome, outcome_period, model, lcjp_id, estimate, estimate_without, change,
     leverage, cooks_distance`` (estimates per SD of the feature, re-standardised without the area).
     """
-    from .associations import _blocks, _controls
     controls = _controls(prep, covariates_spec, model)
     parts = []
     for blk in _blocks(prep, controls, list(prep.features.columns)):
@@ -114,7 +93,6 @@ def specification_curve(area_features, outcomes, covariates, reference, *, n_per
     (agency-adjusted score vs raw mean) x outcome period x (all areas | only areas whose within-area
     agreement justified aggregation, when ``aggregation_ok`` is present). Not pooled: one row per
     specification, for display as a curve."""
-    from .associations import fit_prepared, prepare
     has_ok = "aggregation_ok" in area_features.columns
     yearly = None
     rows = []
@@ -128,7 +106,6 @@ def specification_curve(area_features, outcomes, covariates, reference, *, n_per
             if af.empty:
                 continue
         for aggregation in aggregations:
-            from . import design
             yearly = design.aggregate_outcomes(outcomes) if yearly is None else yearly
             prep = prepare(af, outcomes, covariates, reference, level_year=level_year, baseline_year=baseline_year,
                            aggregation=aggregation, periods=periods, yearly=yearly)
@@ -174,7 +151,6 @@ def confounding_benchmarks(prep, *, covariates_spec="auto", model: str = "ols") 
     Columns ``feature, outcome, outcome_period, model, strongest_covariate, covariate_r2_feature,
     covariate_r2_outcome``.
     """
-    from .associations import _blocks, _controls
     controls = _controls(prep, covariates_spec, model)
     rows = []
     for blk in _blocks(prep, controls, list(prep.features.columns)):

@@ -166,3 +166,52 @@ def fit_statsmodels(y, X, groups, n_groups: int) -> RandomInterceptFit:
 
 STATSMODELS_METHODS = ("lbfgs", "powell", "nm")
 ENGINES = {"fast": fit_fast, "statsmodels": fit_statsmodels}
+
+
+@dataclass
+class RemlProfile:
+    """The profiled REML criterion of one random-intercept fit as a function of lambda = sigma_u^2 / sigma^2.
+
+    Lets a caller re-evaluate the fit at another lambda (e.g. the measurement-error correction's delta
+    method on log lambda) without refitting: ``at(lam)`` returns (objective, beta, sigma2, w, xhx).
+    """
+    n: np.ndarray
+    sy: np.ndarray
+    sx: np.ndarray
+    xtx: np.ndarray
+    xty: np.ndarray
+    yty: float
+    n_obs: int
+    p: int
+
+    def at(self, lam: float):
+        return _solve(float(lam), self.n, self.sy, self.sx, self.xtx, self.xty, self.yty, self.n_obs, self.p)
+
+    def blup(self, lam: float) -> tuple[np.ndarray, np.ndarray, float]:
+        """(beta, BLUP random intercepts, sigma2) at ``lam``."""
+        solved = self.at(lam)
+        if solved is None:
+            raise np.linalg.LinAlgError("singular fixed-effects design")
+        _, beta, sigma2, w, _ = solved
+        return beta, w * (self.sy - self.sx @ beta), sigma2
+
+    def var_log_lambda(self, lam: float, h: float = 0.05) -> float:
+        """Variance of log lambda-hat from the curvature of -2 l_R at ``lam`` (inverse observed information;
+        information = half the second derivative of -2 l_R). NaN at the boundary or without curvature."""
+        if not lam > 0:
+            return float("nan")
+        vals = [self.at(lam * np.exp(s * h)) for s in (-1.0, 0.0, 1.0)]
+        if any(v is None for v in vals):
+            return float("nan")
+        second = (vals[0][0] - 2 * vals[1][0] + vals[2][0]) / (h * h)
+        return float(2.0 / second) if second > 0 else float("nan")
+
+
+def reml_profile(y, X, groups, n_groups: int) -> RemlProfile:
+    """Group sums behind ``fit_fast`` as a ``RemlProfile``."""
+    y = np.asarray(y, dtype=float)
+    X = np.asarray(X, dtype=float)
+    groups = np.asarray(groups, dtype=np.int64)
+    n, sy, sx = _group_sums(y, X, groups, n_groups)
+    return RemlProfile(n=n, sy=sy, sx=sx, xtx=X.T @ X, xty=X.T @ y, yty=float(y @ y), n_obs=X.shape[0],
+                       p=X.shape[1])

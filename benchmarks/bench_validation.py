@@ -63,7 +63,7 @@ def main(argv=None) -> int:
         from pipeline import plan
         confirmatory = plan.confirmatory_spec() if paths.ANALYSIS_PLAN.is_file() else []
         options = study.study_options(dict(validate, study_n_permutations=args.permutations), estimate, mde,
-                                      confirmatory)
+                                      confirmatory, sesoi=study.registered_sesoi())
     else:
         fn, options = study.textbook_replicate, {}
     batch = args.batch_size or dask_runner.default_batch_size(args.replicates, 2)

@@ -27,7 +27,7 @@ misses it).
 (the unweighted mean of the areas' scores): "higher" when the interval lies above it, "lower" when
 below, "similar" otherwise. Non-overlap of two areas' intervals is not a test of their difference.
 
-Standard errors: column ``pev`` (variance) if present, else ``se``, else recovered from the score
+Standard errors: column ``pev`` or ``score_pev`` (variance) if present, else ``se``, else recovered from the score
 interval ``ci_low, ci_high`` as (ci_high - ci_low) / (2 z) at ``ci_level`` (the features stage's
 ``ci_level``; exact for the BLUP +- z sqrt(PEV) intervals of ``method='adjusted'``, a normal
 approximation to the t interval of ``method='raw'``). Deterministic: draws come from
@@ -47,8 +47,9 @@ DEFAULT_DRAWS = 4000
 
 def score_standard_errors(scores: pd.DataFrame, ci_level: float = 0.95) -> np.ndarray:
     """Per row: the score's standard error (``pev``, else ``se``, else from the ``ci_low, ci_high`` interval)."""
-    if "pev" in scores.columns:
-        return np.sqrt(scores["pev"].to_numpy(float))
+    for column in ("pev", "score_pev"):
+        if column in scores.columns:
+            return np.sqrt(pd.to_numeric(scores[column], errors="coerce").to_numpy(float))
     if "se" in scores.columns:
         return scores["se"].to_numpy(float)
     if not {"ci_low", "ci_high"} <= set(scores.columns):

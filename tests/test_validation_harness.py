@@ -393,6 +393,17 @@ def test_judged_targets_flag_a_biased_estimator_and_a_too_small_B():
     assert p_rows and all(r["status"] == "missed" for r in p_rows)  # 1/20 is not below 0.05 / 2
 
 
+def test_target_overview_counts_per_target_without_averaging():
+    from pipeline.validation import summary
+    results, cells = _planted_results(n_rep=60, bias=-0.35)
+    t = _targets(results, cells)
+    o = summary.target_overview(t).set_index("target")
+    assert list(o.columns) == summary.OVERVIEW_COLUMNS[1:]
+    assert o.loc["relative bias", "n_checks"] == 1 and o.loc["relative bias", "missed"] == 1
+    assert "outside" in o.loc["relative bias", "example_miss"]
+    assert (o["met"] + o["missed"] + o["not_assessed"] == o["n_checks"]).all()
+
+
 def test_nominal_power_is_80_percent_at_the_mde():
     from pipeline.validation import summary
     assert float(summary.nominal_power(1.0, 0.05, 0.8)) == pytest.approx(0.8, abs=1e-3)

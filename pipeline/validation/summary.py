@@ -419,3 +419,27 @@ def effect_label(fraction: float, mde_r: float) -> str:
 def finite(values) -> np.ndarray:
     values = np.asarray(values, float)
     return values[np.isfinite(values)]
+
+
+OVERVIEW_COLUMNS = ["target", "scope", "estimand", "n_checks", "met", "missed", "not_assessed", "min", "max",
+                    "max_mcse", "example_miss"]
+
+
+def target_overview(targets: pd.DataFrame) -> pd.DataFrame:
+    """One row per target (``OVERVIEW_COLUMNS``): how many planted pairs/families x cells met it, missed it or
+    were not assessed, the range of the measured values with the largest MCSE, and the first miss's reason.
+    For the findings page to quote beside the per-pair and per-family rows; it counts, it never averages."""
+    rows = []
+    for target, g in targets.groupby("target", sort=False):
+        status = g["status"].astype(str)
+        values = pd.to_numeric(g["value"], errors="coerce")
+        misses = g.loc[status == "missed", "reason"].dropna()
+        rows.append({"target": target, "scope": "; ".join(sorted(set(g["scope"].dropna().astype(str)))),
+                     "estimand": "; ".join(sorted(set(g["estimand"].dropna().astype(str)))), "n_checks": len(g),
+                     "met": int((status == "met").sum()), "missed": int((status == "missed").sum()),
+                     "not_assessed": int((status == "not assessed").sum()),
+                     "min": float(values.min()) if values.notna().any() else np.nan,
+                     "max": float(values.max()) if values.notna().any() else np.nan,
+                     "max_mcse": float(pd.to_numeric(g["mcse"], errors="coerce").max()),
+                     "example_miss": str(misses.iloc[0]) if len(misses) else ""})
+    return pd.DataFrame(rows, columns=OVERVIEW_COLUMNS)

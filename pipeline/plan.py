@@ -322,7 +322,26 @@ def plan_vs_run_table(plan: dict | None = None, params: dict | None = None,
             [f"feature {f}" for f in sorted(f_hit)] + [f"outcome {o}" for o in sorted(o_hit)])
         rows.append({"setting": dev["setting"], "planned": _display(dev["planned"]), "run": _display(dev["run"]),
                      "affects": affects})
+    rows += covariate_deviations(plan, estimates)
     return pd.DataFrame(rows, columns=PLAN_VS_RUN_COLUMNS).astype("string")
+
+
+def covariate_deviations(plan: dict, estimates: "pd.DataFrame | None") -> list[dict[str, str]]:  # noqa: F821
+    """A plan-vs-run row when the covariates the primary fits used (``estimates['covariates']``) differ from
+    the plan's ``covariates_registered`` (e.g. something ``covariates: auto`` added); [] otherwise (issue 14)."""
+    registered = plan.get("covariates_registered")
+    if registered is None or estimates is None or "covariates" not in estimates.columns:
+        return []
+    rows = estimates[estimates["model"] == "ols"] if "model" in estimates.columns else estimates
+    used = sorted({c for v in rows["covariates"].dropna().astype(str) for c in v.split(";") if c})
+    if set(used) == set(map(str, registered)):
+        return []
+    extra = [c for c in used if c not in set(map(str, registered))]
+    missing = [c for c in registered if c not in set(used)]
+    what = "; ".join(filter(None, [f"added: {', '.join(extra)}" if extra else "",
+                                   f"left out: {', '.join(missing)}" if missing else ""]))
+    return [{"setting": "covariates (as resolved by the run)", "planned": ", ".join(map(str, registered)),
+             "run": f"{', '.join(used)} ({what})", "affects": "all results"}]
 
 
 def label_exploratory(estimates_df: "pd.DataFrame", plan: dict | None = None,  # noqa: F821

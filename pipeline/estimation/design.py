@@ -371,3 +371,4 @@ def score_reliability(area_features: pd.DataFrame) -> dict[str, float]:
     d = d[d["area_variance"] > 0]
     rel = 1.0 - d["score_pev"] / d["area_variance"]
     return {str(f): float(v) for f, v in rel.groupby(d["feature"].astype(str)).mean().items()}
+

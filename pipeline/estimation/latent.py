@@ -9,7 +9,8 @@ calibration (Carroll et al. 2006, ch. 4) with the covariate-conditioned expectat
    ``z_r`` as fixed effects and a random area intercept ``u_r ~ N(0, tau^2)`` (REML, the fast engine of
    ``pipeline.measurement.mixed``).
 2. ``E[T_r | answers, covariates] = mu + mix' agency + z_r' gamma + BLUP(u_r)`` at the national agency mix.
-3. The latent trait's SD across the areas, ``sd_T = sqrt(tau^2 + var_r(z_r' gamma))``; the predictor is
+3. The latent trait's SD across the areas, ``sd_T = sqrt(tau^2 + var_r(z_r' gamma))`` (the second term
+   estimated without the noise of gamma-hat, ``_covariate_variance``); the predictor is
    ``E[T_r | ...] / sd_T`` *unstandardised* (not divided by its own SD, which would undo the correction),
    so the outcome model's slope on it is the change per SD of the latent trait.
 4. Inference: the Freedman-Lane permutation p-value and inverted interval of that slope (the same
@@ -63,12 +64,27 @@ class FeatureCalibration:
 
     def expected_at(self, lam: float) -> np.ndarray:
         """The predictor (E[T]/sd_T) recomputed with the variance ratio set to ``lam``."""
-        beta, blup, sigma2 = self._profile.blup(lam)
+        solved = self._profile.at(lam)
+        _, beta, sigma2, w, xhx = solved
+        blup = w * (self._profile.sy - self._profile.sx @ beta)
         fixed = self._zc @ beta
-        cov_part = self._zc[:, self._cov_cols] @ beta[self._cov_cols] if len(self._cov_cols) else np.zeros(len(fixed))
-        var_cov = float(np.var(cov_part, ddof=1)) if len(cov_part) > 1 else 0.0
-        sd = np.sqrt(lam * sigma2 + var_cov)
+        sd = np.sqrt(lam * sigma2 + _covariate_variance(self._zc, self._cov_cols, beta, sigma2 * np.linalg.inv(xhx)))
         return (fixed + blup) / sd
+
+
+def _covariate_variance(area_rows: np.ndarray, cov_cols: np.ndarray, beta: np.ndarray, cov_beta: np.ndarray) -> float:
+    """Variance across areas of the covariates' part of the trait, z' gamma, without the noise of gamma-hat.
+
+    ``var_r(z_r' gamma-hat)`` overstates ``var_r(z_r' gamma)`` by ``tr(Cov(gamma-hat) S_z)`` (S_z the covariates'
+    sample covariance); with few areas and a small area variance that excess is of the order of tau^2 itself
+    and would inflate sd_T. Subtracted, floored at zero."""
+    if len(cov_cols) == 0 or area_rows.shape[0] < 2:
+        return 0.0
+    Zc = area_rows[:, cov_cols]
+    part = Zc @ beta[cov_cols]
+    s_z = np.atleast_2d(np.cov(Zc, rowvar=False, ddof=1))
+    excess = float(np.trace(cov_beta[np.ix_(cov_cols, cov_cols)] @ s_z))
+    return max(float(np.var(part, ddof=1)) - excess, 0.0)
 
 
 def _calibrate_one(feature: str, y: np.ndarray, area: np.ndarray, agency: np.ndarray,
@@ -107,8 +123,7 @@ def _calibrate_one(feature: str, y: np.ndarray, area: np.ndarray, agency: np.nda
         return FeatureCalibration(feature, area_labels.astype(str), nan, np.nan, 0.0, fit.sigma2, 0.0, np.nan,
                                   np.nan, ZERO_VARIANCE, profile, area_rows, cov_cols)
     tau2 = fit.area_variance
-    cov_part = area_rows[:, cov_cols] @ fit.beta[cov_cols] if len(cov_cols) else np.zeros(G)
-    latent_sd = float(np.sqrt(tau2 + (np.var(cov_part, ddof=1) if G > 1 else 0.0)))
+    latent_sd = float(np.sqrt(tau2 + _covariate_variance(area_rows, cov_cols, fit.beta, fit.sigma2 * fit.xhx_inv)))
     expected = (area_rows @ fit.beta + fit.blup) / latent_sd
     d = -fit.weights[:, None] * fit.group_sx                          # PEV of u alone: c = 0
     pev_u = fit.sigma2 * (fit.weights + np.einsum("gi,ij,gj->g", d, fit.xhx_inv, d))

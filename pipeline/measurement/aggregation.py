@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .agreement import area_agreement, feature_icc
+from .agreement import area_agreement, feature_icc, random_group_agreement
 from .items import canonical_order, check_survey, feature_items, respondent_scores
 from .mixed import ENGINES
 from .reliability import scale_reliability
@@ -42,15 +42,23 @@ ON_FAIL = {"keep_with_warning": "kept with warning", "drop": "dropped"}
 
 SCORE_COLUMNS = ["lcjp_id", "feature", "score", "ci_low", "ci_high", "raw_mean", "raw_ci_low", "raw_ci_high",
                  "adjusted_score", "n_respondents", "n_agencies", "method", "ci_method", "engine",
-                 "area_variance", "residual_variance", "fit_note"]
+                 "area_variance", "residual_variance", "fit_note", "score_pev"]
 QUALITY_COLUMNS = ["feature", "n_items", "n_respondents", "n_areas", "alpha", "alpha_ci_low", "alpha_ci_high",
                    "omega", "icc1", "icc2", "k0", "icc_f_p_value", "rwg_j_mean", "rwg_j_median",
                    "rwg_j_skewed_mean", "share_rwg_ok", "share_rwg_skewed_ok", "passes_alpha", "passes_rwg",
-                   "passes_icc1", "decision", "reason", "reliability_note"]
+                   "passes_icc1", "decision", "reason", "reliability_note",
+                   # issue 14: the measurement gate (composition model, small-group-valid agreement, REML variance)
+                   "rwg_j_mean_random", "agreement_p", "passes_agreement", "area_variance", "gate_passed",
+                   "gate_reason", "composition_model"]
+#: The composition model the gate checks (Chan 1998; Kozlowski & Klein 2000).
+COMPOSITION_MODEL = ("referent-shift consensus: partners rate their partnership, so an area score needs agreement "
+                     "within the area beyond what random groups of the same sizes show (Bliese 2000) and real "
+                     "differences between areas (ICC(1) at least the threshold, REML area variance above zero)")
 AREA_FEATURE_COLUMNS = ["lcjp_id", "feature", "score", "ci_low", "ci_high", "raw_mean", "n_respondents",
                         "n_agencies", "rwg_j", "rwg_j_skewed", "alpha", "omega", "icc1", "icc2",
                         "aggregation_ok", "decision", "feature_passes", "raw_ci_low", "raw_ci_high", "adjusted_score", "method",
-                        "ci_method", "engine", "area_variance", "residual_variance", "fit_note"]
+                        "ci_method", "engine", "area_variance", "residual_variance", "fit_note", "score_pev",
+                        "gate_passed", "gate_reason"]
 
 
 def _check_choice(name, value, allowed):
@@ -114,11 +122,11 @@ def _score_feature(y, g, a, n_areas_total, n_agencies_total, method, engine, ci_
     nan = np.full(len(present), np.nan)
     if method == "raw":
         cols.update(adjusted_score=nan, score=mean, ci_low=mean - half, ci_high=mean + half, engine=None,
-                    area_variance=nan, residual_variance=nan, fit_note="")
+                    area_variance=nan, residual_variance=nan, fit_note="", score_pev=nan)
         return cols
     if len(present) < 2:
         cols.update(adjusted_score=nan, score=nan, ci_low=nan, ci_high=nan, engine=engine, area_variance=nan,
-                    residual_variance=nan, fit_note="fewer than two areas: no mixed model")
+                    residual_variance=nan, fit_note="fewer than two areas: no mixed model", score_pev=nan)
         return cols
     levels = np.unique(a)
     X = np.empty((len(y), len(levels)))
@@ -130,7 +138,8 @@ def _score_feature(y, g, a, n_areas_total, n_agencies_total, method, engine, ci_
     point, pev = fit.predict_with_pev(national_mix)
     z = stats.norm.ppf(0.5 + ci_level / 2)
     cols.update(adjusted_score=point, score=point, ci_low=point - z * np.sqrt(pev), ci_high=point + z * np.sqrt(pev),
-                engine=fit.engine, area_variance=fit.area_variance, residual_variance=fit.sigma2, fit_note=fit.note)
+                engine=fit.engine, area_variance=fit.area_variance, residual_variance=fit.sigma2, fit_note=fit.note,
+                score_pev=pev)
     return cols
 
 
@@ -179,11 +188,18 @@ def feature_quality(survey_clean: pd.DataFrame, codebook: pd.DataFrame, *, alpha
                     rwg_min: float = 0.70, icc1_min: float = 0.05, on_fail: str = "keep_with_warning",
                     ci_level: float = 0.95, scale_points: int = 5, skewed_null_variance: float = 1.34,
                     min_items: int = 1, with_omega: bool = True, agreement: pd.DataFrame | None = None,
-                    scores: pd.DataFrame | None = None) -> pd.DataFrame:
+                    scores: pd.DataFrame | None = None, agreement_draws: int = 199, seed: int = 0,
+                    agreement_level: float = 0.05) -> pd.DataFrame:
     """One row per feature (``QUALITY_COLUMNS``): reliability, agreement, ICCs, pass flags, decision. No I/O.
 
     ``share_rwg_ok`` is the share of areas (with >= 2 respondents) whose rwg(J) >= rwg_min;
-    ``passes_rwg`` uses the mean rwg(J) across those areas (uniform null).
+    ``passes_rwg`` uses the mean rwg(J) across those areas (uniform null): descriptive only, since a fixed
+    0.70 is not valid with 3 items and 4-18 respondents.
+
+    The measurement gate (``gate_passed``, ``gate_reason``; it sets ``decision``) checks the composition
+    model ``COMPOSITION_MODEL``: alpha >= alpha_min, agreement beyond random groups of the same sizes
+    (``agreement.random_group_agreement``, ``agreement_p`` < ``agreement_level``), ICC(1) >= icc1_min and
+    a REML area variance above zero (else the agency-adjusted scores are all the national mean).
     """
     _check_choice("on_fail", on_fail, set(ON_FAIL))
     check_survey(survey_clean)
@@ -204,20 +220,39 @@ def feature_quality(survey_clean: pd.DataFrame, codebook: pd.DataFrame, *, alpha
     out["passes_alpha"] = (out["alpha"] >= alpha_min).fillna(False).astype(bool)
     out["passes_rwg"] = (out["rwg_j_mean"] >= rwg_min).fillna(False).astype(bool)
     out["passes_icc1"] = (out["icc1"] >= icc1_min).fillna(False).astype(bool)
-    out["decision"] = decide(out["passes_alpha"] & out["passes_rwg"] & out["passes_icc1"], on_fail)
+    random_groups = random_group_agreement(survey_clean, codebook, scale_points=scale_points,
+                                           n_draws=agreement_draws, seed=seed)
+    out = out.merge(random_groups[["feature", "rwg_j_mean_random", "agreement_p"]], on="feature", how="left")
+    out["passes_agreement"] = (out["agreement_p"] < agreement_level).fillna(False).astype(bool)
+    variances = area_scores(survey_clean, codebook, method="adjusted", scores=scores).groupby(
+        "feature", sort=True)["area_variance"].first()
+    out["area_variance"] = out["feature"].map(variances).astype("float64")
+    out["gate_passed"] = (out["passes_alpha"] & out["passes_agreement"] & out["passes_icc1"]
+                          & (out["area_variance"] > 0).fillna(False)).astype(bool)
+    out["decision"] = decide(out["gate_passed"], on_fail)
 
     def reason(row) -> str:
         parts = []
         if not row.passes_alpha:
             parts.append(f"alpha {row.alpha:.2f} < {alpha_min:g}" if pd.notna(row.alpha) else "alpha undefined")
-        if not row.passes_rwg:
-            parts.append(f"mean rwg(J) {row.rwg_j_mean:.2f} < {rwg_min:g}" if pd.notna(row.rwg_j_mean)
-                         else "rwg(J) undefined")
+        if not row.passes_agreement:
+            parts.append(f"within-area agreement not beyond random groups (mean rwg(J) {row.rwg_j_mean:.2f} vs "
+                         f"{row.rwg_j_mean_random:.2f} in random groups, p = {row.agreement_p:.3f})"
+                         if pd.notna(row.agreement_p) else "agreement undefined")
         if not row.passes_icc1:
             parts.append(f"ICC(1) {row.icc1:.3f} < {icc1_min:g}" if pd.notna(row.icc1) else "ICC(1) undefined")
-        return "; ".join(parts) if parts else "passes alpha, rwg(J) and ICC(1)"
+        if not (pd.notna(row.area_variance) and row.area_variance > 0):
+            parts.append("REML puts the area variance at zero (every agency-adjusted score is the national mean)"
+                         if pd.notna(row.area_variance) else "no area variance estimate")
+        if parts:
+            return "; ".join(parts)
+        return (f"alpha {row.alpha:.2f} >= {alpha_min:g}; agreement beyond random groups (p = {row.agreement_p:.3f}); "
+                f"ICC(1) {row.icc1:.3f} >= {icc1_min:g}; REML area variance > 0")
 
-    out["reason"] = pd.Series([reason(row) for row in out.itertuples(index=False)], index=out.index, dtype="string")
+    out["gate_reason"] = pd.Series([reason(row) for row in out.itertuples(index=False)], index=out.index,
+                                   dtype="string")
+    out["reason"] = out["gate_reason"]
+    out["composition_model"] = pd.Series(COMPOSITION_MODEL, index=out.index, dtype="string")
     out["n_areas"] = out["n_areas"].fillna(0).astype("int64")
     return out[QUALITY_COLUMNS].sort_values("feature", kind="mergesort").reset_index(drop=True)
 
@@ -262,14 +297,17 @@ def area_features(survey_clean: pd.DataFrame, codebook: pd.DataFrame, *, method:
         table["n_agencies"] = table["n_agencies"].fillna(0).astype("int64")
     table = table.merge(agreement[["feature", "lcjp_id", "rwg_j", "rwg_j_skewed"]], on=["feature", "lcjp_id"],
                         how="left")
-    passes_all = quality["passes_alpha"] & quality["passes_rwg"] & quality["passes_icc1"]
+    passes_all = quality["gate_passed"] if "gate_passed" in quality.columns else (
+        quality["passes_alpha"] & quality["passes_rwg"] & quality["passes_icc1"])
     feature_level = quality[["feature", "alpha", "omega", "icc1", "icc2", "decision"]].assign(
-        feature_passes=passes_all.to_numpy(dtype=bool))
+        feature_passes=passes_all.to_numpy(dtype=bool), gate_passed=passes_all.to_numpy(dtype=bool),
+        gate_reason=(quality["gate_reason"] if "gate_reason" in quality.columns else quality["reason"]).astype("string"))
     table = table.merge(feature_level, on="feature", how="left", validate="many_to_one")
     table["feature_passes"] = table["feature_passes"].fillna(False).astype(bool)
+    table["gate_passed"] = table["gate_passed"].fillna(False).astype(bool)
     table["aggregation_ok"] = ((table["n_respondents"] >= min_respondents)
                                & (table["rwg_j"] >= rwg_min).fillna(False).astype(bool))
-    for column in ("method", "ci_method", "fit_note", "decision", "engine"):
+    for column in ("method", "ci_method", "fit_note", "decision", "engine", "gate_reason"):
         table[column] = table[column].astype("string")
     return (table[AREA_FEATURE_COLUMNS].sort_values(["feature", "lcjp_id"], kind="mergesort")
             .reset_index(drop=True))

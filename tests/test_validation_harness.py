@@ -401,7 +401,8 @@ def test_target_overview_counts_per_target_without_averaging():
     assert list(o.columns) == summary.OVERVIEW_COLUMNS[1:]
     assert o.loc["relative bias", "n_checks"] == 1 and o.loc["relative bias", "missed"] == 1
     assert "outside" in o.loc["relative bias", "example_miss"]
-    assert (o["met"] + o["missed"] + o["not_assessed"] == o["n_checks"]).all()
+    assert (o["met"] + o["missed"] + o["not_assessed"] + o["reported"] == o["n_checks"]).all()
+    assert o.loc["TOST at 0", "reported"] == o.loc["TOST at 0", "n_checks"]  # no target: never called "met"
 
 
 def test_nominal_power_is_80_percent_at_the_mde():

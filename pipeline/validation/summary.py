@@ -4,7 +4,8 @@ Two files for other stages and readers (both in ``data/processed/validation/``):
 
 - ``summary.csv`` (``TARGET_COLUMNS``; what the findings quote): one row per judged target, per declared
   family or per planted pair, never pooled: the measured value with its Monte Carlo SE, the target and
-  its rule, ``status`` ("met" | "missed" | "not assessed"), and for a miss the reason and what would fix
+  its rule, ``status`` ("met" | "missed" | "not assessed" | "reported": a figure without a target of its own),
+  and for a miss the reason and what would fix
   it. ``code_version`` and ``settings_hash`` say which build and settings produced it
   (``study_for_build`` compares them with the current code).
 - ``performance_by_cell.csv`` (``SUMMARY_COLUMNS``): every family-level measure of every cell, long.
@@ -24,7 +25,7 @@ SUMMARY_COLUMNS = CELL_FACTORS + ["role", "effect_r", "truth_kind"] + FAMILY_KEY
 TARGET_COLUMNS = ["target", "scope", "estimand", "family", "adjustment", "model", "inference", "cell_key", "icc1",
                   "effect_fraction", "feature", "outcome", "outcome_period", "measure", "value", "mcse", "n_sim",
                   "nominal", "rule", "status", "reason", "fix", "code_version", "settings_hash"]
-STATUSES = ("met", "missed", "not assessed")
+STATUSES = ("met", "missed", "not assessed", "reported")  # reported: a figure with no target of its own
 #: truth each estimand is judged against for bias and coverage (issue 14: the structural effect) and for
 #: power at the stated MDE (the estimand's own scale: the measured score only ever shows the attenuated slope)
 POWER_TRUTH = {"latent": "truth", "measured": "truth_attenuated"}
@@ -310,7 +311,7 @@ def _tost_targets(results, role, est, model, inference, alpha, z, base) -> list[
         v, m, n = _replicate_rate(g, "equivalent_at_0")
         rows.append(_row(**ident, target="TOST at 0", measure="tost_equivalence_rate", value=v, mcse=m, n_sim=n,
                          rule="reported (the chance of the verdict 'no association of at least SESOI' when the truth is 0)",
-                         status="met", reason=pd.NA, fix=pd.NA))
+                         status="reported", reason=pd.NA, fix=pd.NA))
         v, m, n = _replicate_rate(g, "equivalent_at_sesoi")
         m0 = m if np.isfinite(m) else 0.0
         ok = v <= alpha + z * m0
@@ -421,8 +422,8 @@ def finite(values) -> np.ndarray:
     return values[np.isfinite(values)]
 
 
-OVERVIEW_COLUMNS = ["target", "scope", "estimand", "n_checks", "met", "missed", "not_assessed", "min", "max",
-                    "max_mcse", "example_miss"]
+OVERVIEW_COLUMNS = ["target", "scope", "estimand", "n_checks", "met", "missed", "not_assessed", "reported", "min",
+                    "max", "max_mcse", "example_miss"]
 
 
 def target_overview(targets: pd.DataFrame) -> pd.DataFrame:
@@ -438,6 +439,7 @@ def target_overview(targets: pd.DataFrame) -> pd.DataFrame:
                      "estimand": "; ".join(sorted(set(g["estimand"].dropna().astype(str)))), "n_checks": len(g),
                      "met": int((status == "met").sum()), "missed": int((status == "missed").sum()),
                      "not_assessed": int((status == "not assessed").sum()),
+                     "reported": int((status == "reported").sum()),
                      "min": float(values.min()) if values.notna().any() else np.nan,
                      "max": float(values.max()) if values.notna().any() else np.nan,
                      "max_mcse": float(pd.to_numeric(g["mcse"], errors="coerce").max()),

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 from pipeline.errors import InputError
 from pipeline.validation import design, dask_runner, performance, study
@@ -95,7 +96,7 @@ def test_failed_replicates_are_recorded_not_fatal(tmp_path):
     failed = results[results["status"] == "failed"]
     assert failed["replicate"].tolist() == [1] and "boom" in failed["error"].iloc[0]
     assert log["n_failed"].tolist() == [1]
-    cell_perf = performance.performance_by_cell(results)
+    cell_perf = performance.performance_by_family(results)
     rate = cell_perf[cell_perf["measure"] == "failure_rate"]["value"].iloc[0]
     assert rate == pytest.approx(1 / 3)
 
@@ -105,10 +106,10 @@ def test_textbook_control_has_nominal_coverage_and_type1(tmp_path):
     cells = design.design_cells([0.1], [0.0, 1.0], [False], [False], n_replicates=250)
     results, _ = dask_runner.run_study(cells, study.textbook_replicate, seed=SEED, options={}, cache_dir=tmp_path,
                                        settings_hash="t", progress=False)
-    pairs = performance.performance_by_estimand(results)
+    pairs = performance.performance_by_pair(results)
     cov = pairs[pairs["measure"] == "coverage"]
     assert len(cov) == 2 * 4 * 3
-    pooled = performance.performance_by_cell(results)
+    pooled = performance.performance_by_family(results)
     for _, row in pooled[pooled["measure"].isin(["coverage", "type1_error_per_test"])].iterrows():
         target = 0.95 if row["measure"] == "coverage" else 0.05
         assert abs(row["value"] - target) <= 3 * row["mcse"], row.to_dict()
@@ -147,8 +148,8 @@ def test_fdr_counts_false_discoveries_among_rejections():
                          "estimate": truth, "se": 1.0, "ci_low": -9.0, "ci_high": 9.0, "p_value": p,
                          "p_adjusted": p, "n_areas": 42, "mde_r": 0.4, "family": "exploratory",
                          "status": "ok", "error": None})
-    cell = performance.performance_by_cell(pd.DataFrame(rows), estimands={"structural": "truth"})
-    assert set(cell["estimand"]) == {"structural"}
+    cell = performance.performance_by_family(pd.DataFrame(rows), truths={"structural": "truth"})
+    assert set(cell["truth_kind"]) == {"structural"} and set(cell["estimand"]) == {"measured"}
     cell = cell.set_index("measure")
     assert cell.loc["fdr", "value"] == pytest.approx(0.25)
     assert cell.loc["fwer", "value"] == pytest.approx(0.5)
@@ -174,14 +175,14 @@ def test_not_estimable_pairs_are_counted_apart_from_failed_replicates():
     rows.append({"cell_key": "c", "icc1": 0.1, "effect_fraction": 1.0, "informative_nonresponse": False,
                  "unmeasured_confounder": False, "replicate": 4, "status": "failed", "error": "ValueError: x"})
     results = dask_runner._tidy(pd.DataFrame(rows))
-    cell = performance.performance_by_cell(results, estimands={"structural": "truth"}).set_index("measure")
+    cell = performance.performance_by_family(results, truths={"structural": "truth"}).set_index("measure")
     assert cell.loc["failure_rate", "value"] == pytest.approx(1 / 5)                 # only the replicate that raised
     assert cell.loc["not_estimable_rate", "value"] == pytest.approx((0.5 + 0 + 0 + 0) / 4)
     assert cell.loc["replicates_with_not_estimable", "value"] == pytest.approx(1 / 4)
     assert cell.loc["power_per_test", "value"] == pytest.approx(3 / 4)               # the missing pair is a miss
     assert cell.loc["type1_error_per_test", "value"] == pytest.approx(1.0)           # null 'a' rejected in all 4
     assert cell.loc["coverage", "value"] == pytest.approx(1.0)                       # over estimated pairs only
-    pair = performance.performance_by_estimand(results, estimands={"structural": "truth"})
+    pair = performance.performance_by_pair(results, truths={"structural": "truth"})
     b = pair[pair["feature"] == "b"].set_index("measure")
     assert b.loc["power", "value"] == pytest.approx(3 / 4) and b.loc["power", "n_sim"] == 4
     assert b.loc["not_estimable_rate", "value"] == pytest.approx(1 / 4)
@@ -325,30 +326,102 @@ def test_attenuation_is_a_deterministic_factor_that_grows_with_icc():
     assert (a["corr_score_trait"] < 1).all() and a["attenuation"].is_monotonic_increasing
 
 
-def test_power_by_test_separates_single_confirmatory_grid_and_any_discovery():
-    from pipeline.validation import summary
-    base = {"icc1": 0.1, "informative_nonresponse": False, "unmeasured_confounder": False, "estimand": "structural",
-            "model": "ols", "n_sim": 100, "n_failed": 0}
+def _planted_results(n_rep=40, bias=0.0, seed=0, estimand="latent"):
+    """Replicates of two families: a confirmatory (Holm) family with one planted pair and an exploratory null pair,
+    in a core cell at 1 x MDE and a full-null core cell; estimates ~ N(truth (1 + bias), 1), 95 % intervals."""
+    rng = np.random.default_rng(seed)
     rows = []
-    for key, role, frac in [("icc0.1_eff1_nr0_uc0", "core", 1.0), ("icc0.1_eff1.3_nr0_uc0", "observed", 1.3)]:
-        for measure, family, inference, value in [("power_per_test", "all", "fl B=99", 0.5 * frac),
-                                                  ("power_per_test_adjusted", "confirmatory", "fl B=99", 0.3 * frac),
-                                                  ("power_per_test_adjusted", "all", "hc3_t", 0.2 * frac),
-                                                  ("power_any", "all", "hc3_t", 0.4 * frac),
-                                                  ("power_per_test", "all", "hc3_t", 0.99)]:
-            rows.append(dict(base, cell_key=key, role=role, effect_fraction=frac, effect_r=0.45 * frac, measure=measure,
-                             family=family, inference=inference, value=value, mcse=0.01))
-    rows.append(dict(base, cell_key="icc0.1_eff0_nr0_uc0", role="core", effect_fraction=0.0, effect_r=0.0,
-                     measure="power_any", family="all", inference="hc3_t", value=0.0, mcse=0.0))
-    t = summary.power_by_test(pd.DataFrame(rows), attenuation={0.1: 0.8}, mde_r=0.45, primary_inference="fl B=99")
-    assert list(t["role"]) == ["core", "observed"]                  # the null cell has no power to report
-    core = t.iloc[0]
-    assert (core["one_test_unadjusted"], core["confirmatory_holm"], core["grid_adjusted"], core["any_discovery"]) == \
-        (50.0, 30.0, 20.0, 40.0)
-    assert core["latent_r"] == 0.45 and core["expected_observed_r"] == pytest.approx(0.36)
-    sentence = summary.headline_sentence({"icc1": 0.1, "effect_r": 0.45, "n_areas": 41, "n_tests": 98, "power": 0.5,
-                                          "power_mcse": 0.04, "n_sim": 135}, 0.05, attenuation=0.8, mde_r=0.45)
-    assert "one test (no multiplicity adjustment)" in sentence and "shows about r = 0.36, 0.80 x the MDE" in sentence
+    for cell_key, frac in [("icc0.1_eff1_nr0_uc0", 1.0), ("icc0.1_eff0_nr0_uc0", 0.0)]:
+        for rep in range(n_rep):
+            for feature, family, planted in [("a", "confirmatory", True), ("b", "confirmatory", False),
+                                             ("c", "exploratory", False), ("d", "exploratory", False)]:
+                truth = 2.8 * frac if planted else 0.0
+                est = truth * (1 + bias) + rng.standard_normal()
+                p = float(2 * stats.norm.sf(abs(est)))
+                rows.append({"cell_key": cell_key, "icc1": 0.1, "effect_fraction": frac, "informative_nonresponse": False,
+                             "unmeasured_confounder": False, "replicate": rep, "model": "ols", "inference": "fl B=999",
+                             "estimand": estimand, "feature": feature, "outcome": "y", "outcome_period": "level",
+                             "truth": truth, "truth_associational": truth, "truth_attenuated": truth, "truth_r": 0.4 * frac,
+                             "estimate": est, "se": 1.0, "ci_low": est - 1.96, "ci_high": est + 1.96, "p_value": p,
+                             "p_adjusted": min(1.0, 2 * p), "n_areas": 42, "mde_r": 0.4, "family": family,
+                             "status": "ok", "error": None, "alpha_decision": 0.025, "mde": 3.24, "sesoi": 3.0,
+                             "ci90_low": est - 1.645, "ci90_high": est + 1.645})
+    results = dask_runner._tidy(pd.DataFrame(rows))
+    cells = pd.DataFrame({"cell_key": ["icc0.1_eff1_nr0_uc0", "icc0.1_eff0_nr0_uc0"], "role": ["core", "core"]})
+    return results, cells
+
+
+def _targets(results, cells, **kw):
+    from pipeline.validation import summary
+    return summary.judged_targets(results, performance.performance_by_pair(results), performance.performance_by_family(results),
+                                  cells, alpha=0.05, power=0.8, primary_inference="fl B=999", n_permutations=999,
+                                  code_version="abc", settings_hash="def", **kw)
+
+
+def test_judged_targets_per_planted_pair_and_per_family_never_pooled():
+    from pipeline.validation import summary
+    results, cells = _planted_results(n_rep=200)
+    t = _targets(results, cells)
+    assert list(t.columns) == summary.TARGET_COLUMNS and set(t["status"]) <= set(summary.STATUSES)
+    bias = t[t["target"] == "relative bias"]
+    assert list(bias["feature"]) == ["a"] and bias["status"].iloc[0] == "met"   # only the planted pair, on its own
+    assert t.loc[t["target"] == "coverage", "status"].iloc[0] == "met"
+    fam = t[t["target"].isin(["FWER (Holm family)", "FDR (BH family)"])]
+    assert sorted(zip(fam["target"], fam["family"])) == [("FDR (BH family)", "exploratory"),
+                                                         ("FWER (Holm family)", "confirmatory")]
+    assert "all" not in set(t["family"].dropna())
+    power = t[t["target"] == "power at the stated MDE"].iloc[0]
+    # planted 2.8 = 0.864 x the stated MDE 3.24 at alpha 0.025: nominal power below 80 %
+    assert power["nominal"] == pytest.approx(float(summary.nominal_power(2.8 / 3.24, 0.025)), rel=1e-9)
+    assert 0.6 < power["nominal"] < 0.8
+    tost = t[t["target"] == "TOST at the SESOI"]
+    assert set(tost["family"]) == {"confirmatory", "exploratory"} and (tost["value"] <= 0.1).all()
+    assert set(t["code_version"]) == {"abc"}
+    assert t.loc[t["target"] == "study time", "status"].iloc[0] == "not assessed"
+
+
+def test_judged_targets_flag_a_biased_estimator_and_a_too_small_B():
+    results, cells = _planted_results(n_rep=200, bias=-0.35, estimand="measured")
+    t = _targets(results, cells)
+    bias = t[t["target"] == "relative bias"].iloc[0]
+    assert bias["status"] == "missed" and "beyond Monte Carlo error" in bias["reason"]
+    assert "attenuated" in bias["fix"] and bias["estimand"] == "measured"
+    from pipeline.validation import summary
+    small_b = summary._family_targets(performance.performance_by_family(results), cells.set_index("cell_key")["role"],
+                                      "measured", "ols", "fl B=999", 0.05, 19, 2.0, {})
+    p_rows = [r for r in small_b if r["target"] == "smallest attainable p"]
+    assert p_rows and all(r["status"] == "missed" for r in p_rows)  # 1/20 is not below 0.05 / 2
+
+
+def test_target_overview_counts_per_target_without_averaging():
+    from pipeline.validation import summary
+    results, cells = _planted_results(n_rep=60, bias=-0.35)
+    t = _targets(results, cells)
+    o = summary.target_overview(t).set_index("target")
+    assert list(o.columns) == summary.OVERVIEW_COLUMNS[1:]
+    assert o.loc["relative bias", "n_checks"] == 1 and o.loc["relative bias", "missed"] == 1
+    assert "outside" in o.loc["relative bias", "example_miss"]
+    assert (o["met"] + o["missed"] + o["not_assessed"] + o["reported"] == o["n_checks"]).all()
+    assert o.loc["TOST at 0", "reported"] == o.loc["TOST at 0", "n_checks"]  # no target: never called "met"
+
+
+def test_nominal_power_is_80_percent_at_the_mde():
+    from pipeline.validation import summary
+    assert float(summary.nominal_power(1.0, 0.05, 0.8)) == pytest.approx(0.8, abs=1e-3)
+    assert float(summary.nominal_power(0.0, 0.05, 0.8)) == pytest.approx(0.05)
+
+
+def test_study_for_build_says_when_the_study_was_not_run_for_this_build(tmp_path):
+    from pipeline import io
+    from pipeline.validation import summary
+    table, sentence = summary.study_for_build(tmp_path / "summary.csv", code_version="abc")
+    assert table is None and "has not been run for this build" in sentence
+    results, cells = _planted_results(n_rep=10)
+    io.write_csv(_targets(results, cells), tmp_path / "summary.csv")
+    table, sentence = summary.study_for_build(tmp_path / "summary.csv", code_version="abc")
+    assert table is not None and sentence == ""
+    table, sentence = summary.study_for_build(tmp_path / "summary.csv", code_version="zzz")
+    assert table is None and "other code" in sentence
 
 
 def test_versus_target_words_an_estimate_above_target_honestly():

@@ -62,7 +62,8 @@ def test_whole_path_replicate_rows_and_truth(strong_replicate):
     cell, out = strong_replicate
     assert set(out["inference"]) == {"freedman_lane B=19", "hc3_t"}
     primary = out[out["inference"] == "freedman_lane B=19"]
-    assert not primary.duplicated(["model", "feature", "outcome", "outcome_period"]).any()
+    assert not primary.duplicated(["model", "estimand", "feature", "outcome", "outcome_period"]).any()
+    assert set(primary["estimand"]) <= {"latent", "measured"} and "measured" in set(primary["estimand"])
     assert primary["p_value"].min() >= 1 / 20  # permutation p-values: (1 + count) / (B + 1)
     assert out["truth"].notna().all() and out["p_adjusted"].notna().all()
     planted = primary[primary["truth"] != 0]
@@ -72,6 +73,15 @@ def test_whole_path_replicate_rows_and_truth(strong_replicate):
     hc3 = out[(out["inference"] == "hc3_t") & (out["truth"] != 0)]
     assert (hc3["p_value"] < 0.05).mean() >= 0.5, hc3
     assert (out["ci_low"] <= out["estimate"]).all() and (out["estimate"] <= out["ci_high"]).all()
+    # each family adjusted within its own estimand: the hc3 copy's adjusted p equals the stage's multiplicity code
+    from pipeline.estimation import multiplicity
+    for _, g in hc3_all(out).groupby("estimand"):
+        again = multiplicity.adjust(g.drop(columns="p_adjusted"))
+        np.testing.assert_allclose(again["p_adjusted"].to_numpy(float), g["p_adjusted"].to_numpy(float))
+
+
+def hc3_all(out):
+    return out[out["inference"] == "hc3_t"]
 
 
 def test_whole_path_replicate_is_deterministic(strong_replicate):
@@ -91,7 +101,10 @@ def test_boundary_fit_feature_is_not_estimable_not_a_failed_replicate():
     assert set(out["status"]) == {"ok", "not_estimable"}
     bad = out[out["status"] == "not_estimable"]
     assert set(bad["feature"]) == {"barriers"} and bad["estimate"].isna().all() and bad["p_value"].isna().all()
-    assert bad["error"].str.contains("not estimable: feature constant across areas").all()
+    measured = bad["estimand"] == "measured"
+    assert bad.loc[measured, "error"].str.contains("not estimable: feature constant across areas").all()
+    # the latent rows (when the estimator has them) give the measurement model's reason
+    assert bad.loc[~measured, "error"].str.contains("not estimable: area variance estimated at zero").all()
     good = out[out["status"] == "ok"]
     assert good["estimate"].notna().all() and good["error"].isna().all()
     assert len(bad) == len(out[out["feature"] == "governance"])  # every pair of that feature, both inferences
@@ -107,7 +120,7 @@ def test_tiny_study_end_to_end_with_cache(tmp_path, monkeypatch):
                                                     cache_dir=tmp_path, scheduler=None, n_workers=1, progress=False)
     assert (results["status"] == "ok").all() and results["replicate"].nunique() == 2
     assert info["n_workers"] == 1 and info["code_version"] == "pinnedhash00"
-    cell_perf = performance.performance_by_cell(results)
+    cell_perf = performance.performance_by_family(results)
     assert {"fwer", "fdr", "coverage", "type1_error_per_test"} <= set(cell_perf["measure"])
     again, log2, info2 = dask_runner.run_validation(cells, study.whole_path_replicate, seed=3, options=options,
                                                     cache_dir=tmp_path, progress=False)

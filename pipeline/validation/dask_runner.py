@@ -32,7 +32,7 @@ import pandas as pd
 
 from .. import io
 from . import design as design_mod
-from .performance import RESULT_COLUMNS
+from .performance import NUMERIC_RESULT_COLUMNS, RESULT_COLUMNS, STRING_RESULT_COLUMNS
 
 SCHEDULER_ENV = "DASK_SCHEDULER_ADDRESS"
 TLS_ENV = {"tls_ca_file": "INSTEP_DASK_TLS_CA_FILE", "tls_cert": "INSTEP_DASK_TLS_CERT",
@@ -247,20 +247,20 @@ def _tidy(frame: pd.DataFrame) -> pd.DataFrame:
         if column not in frame.columns:
             frame[column] = pd.NA
     frame = frame[RESULT_COLUMNS].copy()
-    for column in ["icc1", "effect_fraction", "truth", "truth_associational", "truth_attenuated", "truth_r",
-                   "estimate", "se", "ci_low", "ci_high", "p_value", "p_adjusted", "mde_r"]:
+    for column in NUMERIC_RESULT_COLUMNS:
         frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("float64")
     for column in ["informative_nonresponse", "unmeasured_confounder"]:
         frame[column] = frame[column].astype(bool)
     frame["replicate"] = frame["replicate"].astype("int64")
     frame["n_areas"] = pd.to_numeric(frame["n_areas"], errors="coerce").astype("Int64")
-    for column in ["cell_key", "model", "inference", "feature", "outcome", "outcome_period", "family", "status", "error"]:
+    for column in STRING_RESULT_COLUMNS:
         frame[column] = frame[column].astype("string")
     return frame
 
 
 def sort_results(frame: pd.DataFrame) -> pd.DataFrame:
-    return frame.sort_values(["cell_key", "replicate", "model", "inference", "outcome_period", "feature", "outcome"],
+    return frame.sort_values(["cell_key", "replicate", "model", "inference", "estimand", "outcome_period", "feature",
+                              "outcome"],
                              na_position="last").reset_index(drop=True)
 
 

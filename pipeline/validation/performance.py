@@ -10,9 +10,17 @@ n = number of replicates that produced an estimate:
   MCSE = 100 (modSE / empSE) sqrt(var(se^2) / (4 n modSE^4) + 1 / (2 (n - 1)))
 - coverage, rejection rates (type-I error, power), FWER = p, MCSE = sqrt(p (1 - p) / n)
 
-Family-level measures (FWER, FDR, per-test type-I error and power pooled over the grid) are
-first computed per replicate, then averaged over replicates, so their MCSE respects that the
-tests within one replicate share one data set.
+Family-level measures (FWER, FDR, per-test type-I error and power over the tests of one family)
+are first computed per replicate, then averaged over replicates, so their MCSE respects that the
+tests within one replicate share one data set. A family is the estimate stage's declared family
+(``confirmatory``: Holm; ``exploratory``: BH; ``sensitivity:<model>``) within one estimand
+(``latent`` or ``measured``): families are never pooled, because Holm controls the FWER of its own
+family and BH the FDR of its own, and their union says nothing about either.
+
+Two names that are easy to confuse: ``estimand`` is the estimate's scale as the estimate stage
+reports it (``latent``: per SD of the latent trait, the primary; ``measured``: per SD of the measured
+area score; an estimator without the column is ``measured``); ``truth_kind`` is which of the
+generator's truths an estimate is compared with (``TRUTHS``: structural, associational, attenuated).
 
 Replicates that raised (``status == 'failed'``) count in ``failure_rate`` only. In replicates that
 ran, a pair the estimate stage could not estimate (``status == 'not_estimable'``: e.g. a feature
@@ -29,13 +37,24 @@ import pandas as pd
 # "not_estimable" with the stage's reason in ``error``), or one row per failed replicate
 # (``status == "failed"``, estimates missing, ``error`` says why).
 RESULT_COLUMNS = ["cell_key", "icc1", "effect_fraction", "informative_nonresponse", "unmeasured_confounder",
-                  "replicate", "model", "inference", "feature", "outcome", "outcome_period", "truth", "truth_associational",
-                  "truth_attenuated", "truth_r", "estimate", "se", "ci_low", "ci_high", "p_value", "p_adjusted",
-                  "n_areas", "mde_r", "family", "status", "error"]
+                  "replicate", "model", "inference", "estimand", "feature", "outcome", "outcome_period", "truth",
+                  "truth_associational", "truth_attenuated", "truth_r", "estimate", "se", "ci_low", "ci_high",
+                  "p_value", "p_adjusted", "n_areas", "mde_r", "family", "status", "error",
+                  # columns of the estimates.csv contract of issue 14 (NaN/NA when the estimator lacks them)
+                  "adjustment", "alpha_decision", "mde", "sesoi", "ci90_low", "ci90_high", "p_tost",
+                  "p_tost_adjusted", "verdict"]
+#: the estimates' numeric columns among RESULT_COLUMNS (the rest are strings, flags or counts)
+NUMERIC_RESULT_COLUMNS = ["icc1", "effect_fraction", "truth", "truth_associational", "truth_attenuated", "truth_r",
+                          "estimate", "se", "ci_low", "ci_high", "p_value", "p_adjusted", "mde_r", "alpha_decision",
+                          "mde", "sesoi", "ci90_low", "ci90_high", "p_tost", "p_tost_adjusted"]
+STRING_RESULT_COLUMNS = ["cell_key", "model", "inference", "estimand", "feature", "outcome", "outcome_period",
+                         "family", "status", "error", "adjustment", "verdict"]
 CELL_FACTORS = ["cell_key", "icc1", "effect_fraction", "informative_nonresponse", "unmeasured_confounder"]
-PAIR_COLUMNS = CELL_FACTORS + ["estimand", "model", "inference", "feature", "outcome", "outcome_period",
-                                "measure", "value", "mcse", "n_sim"]
-FAMILY_COLUMNS = CELL_FACTORS + ["estimand", "model", "inference", "family", "measure", "value", "mcse", "n_sim", "n_failed"]
+PAIR_KEYS = ["estimand", "model", "inference", "family", "feature", "outcome", "outcome_period"]
+PAIR_COLUMNS = CELL_FACTORS + ["truth_kind"] + PAIR_KEYS + ["measure", "value", "mcse", "n_sim"]
+FAMILY_KEYS = ["estimand", "model", "inference", "family"]
+FAMILY_COLUMNS = CELL_FACTORS + ["truth_kind"] + FAMILY_KEYS + ["n_tests", "measure", "value", "mcse", "n_sim",
+                                                                 "n_failed"]
 
 NULL_TOLERANCE = 1e-12
 
@@ -90,8 +109,12 @@ def pair_measures(est: np.ndarray, se: np.ndarray, truth: np.ndarray, covered: n
     return out
 
 
+#: columns every result table must have; the others (contract columns, ``estimand``) may be absent
+REQUIRED_RESULT_COLUMNS = [c for c in RESULT_COLUMNS[: RESULT_COLUMNS.index("adjustment")] if c != "estimand"]
+
+
 def _ok(results: pd.DataFrame) -> pd.DataFrame:
-    missing = [c for c in RESULT_COLUMNS if c not in results.columns]
+    missing = [c for c in REQUIRED_RESULT_COLUMNS if c not in results.columns]
     if missing:
         raise ValueError(f"replicate results lack columns {missing}; expected {RESULT_COLUMNS}")
     ok = results[results["status"] == "ok"].copy()
@@ -107,14 +130,24 @@ def _ran(results: pd.DataFrame) -> pd.DataFrame:
     return ran
 
 
-#: estimand name -> results column holding its true value (see study.truth_table)
-ESTIMANDS = {"structural": "truth", "associational": "truth_associational", "attenuated": "truth_attenuated"}
+#: truth kind -> results column holding its true value (see study.truth_table)
+TRUTHS = {"structural": "truth", "associational": "truth_associational", "attenuated": "truth_attenuated"}
 
 
-def _estimands(results: pd.DataFrame, estimands: dict | None) -> dict:
-    chosen = ESTIMANDS if estimands is None else estimands
+def _truths(results: pd.DataFrame, truths: dict | None) -> dict:
+    chosen = TRUTHS if truths is None else truths
     return {name: col for name, col in chosen.items()
             if col in results.columns and results[col].notna().any()}
+
+
+def _with_keys(results: pd.DataFrame) -> pd.DataFrame:
+    """Results whose grouping keys are filled: an estimator without ``estimand`` reports the measured scale."""
+    out = results.copy()
+    if "estimand" not in out.columns:
+        out["estimand"] = "measured"
+    out["estimand"] = out["estimand"].astype("string").fillna("measured")
+    out["family"] = out["family"].astype("string").fillna("(none)")
+    return out
 
 
 def _flags(ok: pd.DataFrame, alpha: float, truth_column: str = "truth") -> pd.DataFrame:
@@ -128,20 +161,18 @@ def _flags(ok: pd.DataFrame, alpha: float, truth_column: str = "truth") -> pd.Da
     return ok
 
 
-def performance_by_estimand(results: pd.DataFrame, alpha: float = 0.05, estimands: dict | None = None
-                            ) -> pd.DataFrame:
-    """Bias, empirical and model SE, coverage, type-I error or power per cell x estimand x model x
-    feature x outcome x period.
+def performance_by_pair(results: pd.DataFrame, alpha: float = 0.05, truths: dict | None = None) -> pd.DataFrame:
+    """Bias, empirical and model SE, coverage, type-I error or power per cell x truth kind x estimand x model x
+    inference x family x feature x outcome x period: every pair on its own, never pooled.
 
     Long format (``PAIR_COLUMNS``): one row per measure with its value and Monte Carlo SE.
-    ``estimands`` maps a name to the results column with its true value (default ``ESTIMANDS``).
+    ``truths`` maps a truth kind to the results column with its true value (default ``TRUTHS``).
     """
-    base = _ran(results)
+    base = _ran(_with_keys(results))
     rows = []
-    for estimand, column in _estimands(results, estimands).items():
+    for truth_kind, column in _truths(results, truths).items():
         ran = _flags(base, alpha, column)
-        for key, all_rows in ran.groupby(CELL_FACTORS + ["model", "inference", "feature", "outcome", "outcome_period"],
-                                         sort=True, dropna=False):
+        for key, all_rows in ran.groupby(CELL_FACTORS + PAIR_KEYS, sort=True, dropna=False):
             group = all_rows[all_rows["estimable"]]
             n_not = int(len(all_rows) - len(group))
             measures = pair_measures(group["estimate"].to_numpy(float), group["se"].to_numpy(float),
@@ -151,7 +182,7 @@ def performance_by_estimand(results: pd.DataFrame, alpha: float = 0.05, estimand
             cell, rest = key[: len(CELL_FACTORS)], key[len(CELL_FACTORS):]
             for name, value, mcse in measures:
                 n_sim = len(all_rows) if name in ("power", "power_adjusted", "not_estimable_rate") else len(group)
-                rows.append((*cell, estimand, *rest, name, value, mcse, n_sim))
+                rows.append((*cell, truth_kind, *rest, name, value, mcse, n_sim))
     return pd.DataFrame(rows, columns=PAIR_COLUMNS)
 
 
@@ -161,10 +192,8 @@ def per_replicate_family(results: pd.DataFrame, alpha: float = 0.05, truth_colum
     ``n_tests``, ``n_null`` and ``covered`` count the estimable tests; ``n_nonnull`` every planted
     pair (a planted pair without an estimate is a miss); ``n_not_estimable`` the pairs without one.
     """
-    ok = _flags(_ran(results), alpha, truth_column)
-    if ok["family"].nunique(dropna=False) > 1:  # also the whole grid, each test adjusted within its own family
-        ok = pd.concat([ok, ok.assign(family="all")], ignore_index=True)
-    keys = CELL_FACTORS + ["model", "inference", "family", "replicate"]
+    ok = _flags(_ran(_with_keys(results)), alpha, truth_column)
+    keys = CELL_FACTORS + FAMILY_KEYS + ["replicate"]
     est_ok = ok["estimable"]
     ok["false_adj"] = ok["is_null"] & ok["rejected_adjusted"]
     ok["true_adj"] = ~ok["is_null"] & ok["rejected_adjusted"]
@@ -187,12 +216,14 @@ def per_replicate_family(results: pd.DataFrame, alpha: float = 0.05, truth_colum
     return agg
 
 
-def performance_by_cell(results: pd.DataFrame, alpha: float = 0.05, estimands: dict | None = None
-                        ) -> pd.DataFrame:
-    """Family-level measures per cell, model, inference and family of tests (``FAMILY_COLUMNS``), with MCSEs.
+def performance_by_family(results: pd.DataFrame, alpha: float = 0.05, truths: dict | None = None
+                          ) -> pd.DataFrame:
+    """Family-level measures per cell, truth kind, estimand, model, inference and family of tests
+    (``FAMILY_COLUMNS``), with MCSEs; ``n_tests`` is the median number of estimable tests per replicate.
 
     The family is the estimate stage's (``confirmatory`` pairs are Holm-adjusted, ``exploratory`` BH):
-    FWER and FDR are properties of the adjustment within one family.
+    FWER and FDR are properties of the adjustment within one family, so each family is measured on its
+    own and no pooled "all tests" family exists.
 
     Measures: ``fwer`` and ``fdr`` (with the method's multiplicity adjustment), ``fwer_unadjusted``,
     ``type1_error_per_test`` and ``power_per_test`` (raw p < alpha, pooled over the tests of the
@@ -203,21 +234,22 @@ def performance_by_cell(results: pd.DataFrame, alpha: float = 0.05, estimands: d
     without an estimate, averaged over the replicates that ran) and ``replicates_with_not_estimable``
     (share of the replicates that ran with at least one such pair).
     """
-    frames = [_performance_by_cell(results, alpha, name, column)
-              for name, column in _estimands(results, estimands).items()]
+    frames = [_performance_by_family(results, alpha, name, column)
+              for name, column in _truths(results, truths).items()]
     out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=FAMILY_COLUMNS)
-    return out.sort_values(CELL_FACTORS + ["estimand", "model", "inference", "family", "measure"]).reset_index(drop=True)
+    return out.sort_values(CELL_FACTORS + ["truth_kind"] + FAMILY_KEYS + ["measure"]).reset_index(drop=True)
 
 
-def _performance_by_cell(results: pd.DataFrame, alpha: float, estimand: str, truth_column: str) -> pd.DataFrame:
+def _performance_by_family(results: pd.DataFrame, alpha: float, truth_kind: str, truth_column: str) -> pd.DataFrame:
     fam = per_replicate_family(results, alpha, truth_column)
     failed = results[results["status"] == "failed"].groupby(CELL_FACTORS, sort=True)["replicate"].nunique()
     attempted = results.groupby(CELL_FACTORS, sort=True)["replicate"].nunique()
     rows = []
-    for key, g in fam.groupby(CELL_FACTORS + ["model", "inference", "family"], sort=True, dropna=False):
+    for key, g in fam.groupby(CELL_FACTORS + FAMILY_KEYS, sort=True, dropna=False):
         cell = tuple(key[: len(CELL_FACTORS)])
         n_failed = int(failed.get(cell, 0))
         n = len(g)
+        n_tests = int(np.median(g["n_tests"])) if len(g) else 0
 
         def mean_of(values, binary=False):
             values = np.asarray(values, float)
@@ -232,7 +264,8 @@ def _performance_by_cell(results: pd.DataFrame, alpha: float, estimand: str, tru
 
         def add(name, result):
             if result is not None:
-                rows.append((*cell, estimand, key[-3], key[-2], key[-1], name, result[0], result[1], result[2], n_failed))
+                rows.append((*cell, truth_kind, *key[len(CELL_FACTORS):], n_tests, name, result[0], result[1],
+                             result[2], n_failed))
 
         has_null = g["n_null"] > 0
         has_nonnull = g["n_nonnull"] > 0

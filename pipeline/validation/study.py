@@ -12,6 +12,7 @@ theory), used by the tests and the benchmark (``--method textbook``) to check th
 from __future__ import annotations
 
 import functools
+import inspect
 
 import numpy as np
 import pandas as pd
@@ -79,19 +80,37 @@ def textbook_replicate(cell: Cell, seed_seq: np.random.SeedSequence, n_areas: in
 #: study's own: ``target_r_per_mde`` (the MDE as a latent partial r, from ``calibrate``).
 METHOD_OPTIONS = ("n_permutations", "level_year", "baseline_year", "covariates", "primary_method", "alpha",
                   "fdr_method", "power", "aggregation", "periods", "features_on_fail", "confirmatory",
-                  "target_r_per_mde")
+                  "target_r_per_mde", "sesoi")
 
 
-def study_options(validate: dict, estimate: dict, target_r_per_mde: float, confirmatory=()) -> dict:
+def registered_sesoi(plan_path=None) -> dict[str, float]:
+    """The analysis plan's smallest effect sizes of interest (top-level ``sesoi``: outcome -> value in the
+    outcome's unit), or {} when the plan registers none."""
+    import yaml
+
+    from .. import paths
+    path = paths.ANALYSIS_PLAN if plan_path is None else plan_path
+    try:
+        plan = yaml.safe_load(open(path, encoding="utf-8")) or {}
+    except FileNotFoundError:
+        return {}
+    values = plan.get("sesoi") if isinstance(plan, dict) else None
+    if not isinstance(values, dict):
+        return {}
+    return {str(k): float(v) for k, v in sorted(values.items()) if v is not None}
+
+
+def study_options(validate: dict, estimate: dict, target_r_per_mde: float, confirmatory=(), sesoi=None) -> dict:
     """The keyword arguments of ``whole_path_replicate`` from params.yaml's ``validate`` and ``estimate``
-    groups (the notebook's parameters), the calibrated MDE and the registered confirmatory family:
+    groups (the notebook's parameters), the calibrated MDE, the registered confirmatory family and SESOIs:
     the same settings in the report (06 notebook) and the benchmark."""
     return dict(target_r_per_mde=float(target_r_per_mde), n_permutations=int(validate["study_n_permutations"]),
                 level_year=int(estimate["level_year"]), baseline_year=int(estimate["baseline_year"]),
                 covariates=estimate["covariates"], primary_method=estimate["primary_method"],
                 alpha=float(estimate["alpha"]), fdr_method=estimate["fdr_method"], power=float(estimate["power"]),
                 aggregation=estimate["aggregation"], periods=list(validate["periods"]),
-                features_on_fail=validate["features_on_fail"], confirmatory=list(confirmatory or []))
+                features_on_fail=validate["features_on_fail"], confirmatory=list(confirmatory or []),
+                sesoi=dict(sesoi or {}))
 
 
 ATTENUATION_COLUMNS = ["icc1", "n_datasets", "corr_score_trait", "sd_trait_given_covariates", "attenuation"]
@@ -167,8 +186,12 @@ def run_whole_path(files: dict[str, bytes], *, estimate_seed: int, n_permutation
                    baseline_year: int, covariates="auto", primary_method: str = "freedman_lane",
                    alpha: float = 0.05, fdr_method: str = "fdr_bh", power: float = 0.8,
                    aggregation: str = "adjusted", periods=("level", "change"),
-                   features_on_fail: str = "keep_with_warning", confirmatory=()) -> pd.DataFrame:
+                   features_on_fail: str = "keep_with_warning", confirmatory=(), sesoi=None) -> pd.DataFrame:
     """Raw files (relative path -> bytes) -> ``estimates.csv`` rows, through the stages' own functions.
+
+    The respondents' feature scores go to the estimate stage too, for its primary (latent-trait) rows when
+    the estimator supports them; ``sesoi`` (outcome -> smallest effect size of interest, the plan's) for its
+    equivalence verdicts.
 
     The files go to a fresh temporary folder laid out like ``data/raw``; nothing is written to the repo.
     Unless ``features_on_fail == 'drop'`` the features stage's quality checks cannot change which
@@ -181,7 +204,7 @@ def run_whole_path(files: dict[str, bytes], *, estimate_seed: int, n_permutation
 
     from ..clean import clean_covariates, clean_outcomes, clean_survey
     from ..estimation import estimate_associations
-    from ..measurement import area_features, area_scores
+    from ..measurement import area_features, area_scores, respondent_scores
 
     matcher, reference, synonyms = _matcher_and_reference()
     with tempfile.TemporaryDirectory(prefix="instep-validate-") as tmp:
@@ -195,16 +218,24 @@ def run_whole_path(files: dict[str, bytes], *, estimate_seed: int, n_permutation
         outcomes = clean_outcomes(root / "outcomes", matcher)
         covs = clean_covariates(root / "reference", matcher)
     method = "raw" if aggregation in ("raw", "raw_mean") else "adjusted"
+    respondents = respondent_scores(survey.clean, survey.codebook)
     if features_on_fail == "drop":
         features = area_features(survey.clean, survey.codebook, method=method, on_fail="drop", with_omega=False)
     else:
-        features = area_scores(survey.clean, survey.codebook, method=method).assign(decision="not assessed")
+        features = area_scores(survey.clean, survey.codebook, method=method,
+                               scores=respondents).assign(decision="not assessed")
+    extra = {}
+    accepted = inspect.signature(estimate_associations).parameters
+    if "respondents" in accepted:
+        extra["respondents"] = respondents
+    if "sesoi" in accepted:
+        extra["sesoi"] = dict(sesoi or {})
     return estimate_associations(features, outcomes.outcomes, covs.covariates, reference,
                                  n_permutations=int(n_permutations), seed=int(estimate_seed),
                                  level_year=int(level_year), baseline_year=int(baseline_year),
                                  covariates_spec=covariates, aggregation=aggregation, method=primary_method,
                                  alpha=alpha, power=power, fdr_method=fdr_method, periods=tuple(periods),
-                                 measures=outcomes.measures, confirmatory=list(confirmatory or []))
+                                 measures=outcomes.measures, confirmatory=list(confirmatory or []), **extra)
 
 
 def truth_table(truth: dict, level_year: int, baseline_year: int) -> pd.DataFrame:
@@ -248,7 +279,7 @@ def truth_table(truth: dict, level_year: int, baseline_year: int) -> pd.DataFram
 
 
 def tidy_estimates(est: pd.DataFrame, method: str, n_permutations: int, fdr_method: str) -> pd.DataFrame:
-    """The estimate stage's rows as the study records them: once per inference method.
+    """The estimate stage's rows as the study records them: once per inference method, per estimand.
 
     ``inference = '<method> B=<n>'``: the stage's primary p-values and intervals (resampling with
     ``n_permutations`` draws, or HC3 t when 0). With few draws the smallest attainable p is
@@ -260,10 +291,21 @@ def tidy_estimates(est: pd.DataFrame, method: str, n_permutations: int, fdr_meth
     ``status`` is ``ok``, or ``not_estimable`` for a pair the stage reports without an estimate
     (a feature constant across areas or collinear with the covariates, too few areas); ``error``
     then holds the stage's reason (its ``note``).
+
+    ``estimand`` (``latent`` / ``measured``) and the contract's columns (``CONTRACT_COLUMNS``: adjustment,
+    alpha_decision, mde, sesoi, the 90 % interval, TOST p-values, verdict) are kept when the estimator
+    writes them; an estimator without ``estimand`` is recorded as ``measured``. The ``hc3_t`` copy carries
+    no TOST or verdict (those are the primary method's).
     """
     from ..estimation import multiplicity
-    keep = ["model", "feature", "outcome", "outcome_period", "estimate", "se_hc3", "ci_low", "ci_high",
-            "p_value", "p_adjusted", "n_areas", "mde_r", "family"]
+    est = est.copy()
+    if "estimand" not in est.columns:  # an estimator before issue 14: every row is per SD of the measured score
+        est["estimand"] = "measured"
+    if "adjustment" not in est.columns:
+        est["adjustment"] = np.where(est["family"].astype("string") == "confirmatory", "holm", fdr_method)
+    contract = [c for c in CONTRACT_COLUMNS if c in est.columns]
+    keep = ["model", "estimand", "feature", "outcome", "outcome_period", "estimate", "se_hc3", "ci_low", "ci_high",
+            "p_value", "p_adjusted", "n_areas", "mde_r", "family"] + contract
     not_estimable = est["estimate"].isna().to_numpy()
     status = np.where(not_estimable, "not_estimable", "ok")
     error = pd.Series(est["note"].astype("string").to_numpy(), dtype="string").where(not_estimable, pd.NA)
@@ -272,23 +314,32 @@ def tidy_estimates(est: pd.DataFrame, method: str, n_permutations: int, fdr_meth
         status=status, error=error.to_numpy())
     parts = [primary]
     if n_permutations:
-        hc3 = est[keep[:-1] + ["p_hc3", "ci_low_hc3", "ci_high_hc3"]].drop(columns=["p_value", "p_adjusted",
-                                                                                  "ci_low", "ci_high"])
-        hc3 = hc3.rename(columns={"p_hc3": "p_value", "ci_low_hc3": "ci_low", "ci_high_hc3": "ci_high"})
-        hc3["family"] = est["family"].to_numpy()
-        hc3 = multiplicity.adjust(hc3, fdr_method).drop(columns=["q_bh", "p_holm"])
-        parts.append(hc3.rename(columns={"se_hc3": "se"}).assign(inference="hc3_t", status=status,
-                                                                  error=error.to_numpy()))
+        base = [c for c in keep if c not in ("p_value", "p_adjusted", "ci_low", "ci_high", "p_tost", "p_tost_adjusted",
+                                             "ci90_low", "ci90_high", "verdict")]
+        hc3 = est[base + ["p_hc3", "ci_low_hc3", "ci_high_hc3"]].rename(
+            columns={"p_hc3": "p_value", "ci_low_hc3": "ci_low", "ci_high_hc3": "ci_high"})
+        hc3 = hc3.assign(status=status, error=error.to_numpy())
+        # each family adjusted within its own estimand, by the stage's own multiplicity code
+        adjusted = [multiplicity.adjust(g, fdr_method).drop(columns=["q_bh", "p_holm"])
+                    for _, g in hc3.groupby("estimand", sort=True)]
+        hc3 = pd.concat(adjusted).loc[hc3.index]
+        parts.append(hc3.rename(columns={"se_hc3": "se"}).assign(inference="hc3_t"))
     out = pd.concat(parts, ignore_index=True)
     return out.astype({"feature": "string", "outcome": "string", "outcome_period": "string", "model": "string",
-                       "inference": "string", "family": "string", "status": "string", "error": "string"})
+                       "inference": "string", "family": "string", "status": "string", "error": "string",
+                       "estimand": "string"})
+
+
+#: estimates.csv columns of the issue-14 contract the study records when the estimator writes them
+CONTRACT_COLUMNS = ("adjustment", "alpha_decision", "mde", "sesoi", "ci90_low", "ci90_high", "p_tost",
+                    "p_tost_adjusted", "verdict")
 
 
 def whole_path_replicate(cell: Cell, seed_seq: np.random.SeedSequence, *, target_r_per_mde: float,
                          n_permutations: int, level_year: int, baseline_year: int, covariates="auto",
                          primary_method: str = "freedman_lane", alpha: float = 0.05, fdr_method: str = "fdr_bh",
                          power: float = 0.8, aggregation: str = "adjusted", periods=("level", "change"),
-                         features_on_fail: str = "keep_with_warning", confirmatory=()) -> pd.DataFrame:
+                         features_on_fail: str = "keep_with_warning", confirmatory=(), sesoi=None) -> pd.DataFrame:
     """One replicate of the study: simulate -> clean -> features -> estimate (with its multiplicity).
 
     Returns one row per model x feature x outcome x period with the estimate, its interval, raw and
@@ -304,7 +355,7 @@ def whole_path_replicate(cell: Cell, seed_seq: np.random.SeedSequence, *, target
                          level_year=level_year, baseline_year=baseline_year, covariates=covariates,
                          primary_method=primary_method, alpha=alpha, fdr_method=fdr_method, power=power,
                          aggregation=aggregation, periods=periods, features_on_fail=features_on_fail,
-                         confirmatory=confirmatory)
+                         confirmatory=confirmatory, sesoi=sesoi)
     truth = truth_table(data.truth, int(level_year), int(baseline_year))
     out = tidy_estimates(est, primary_method if int(n_permutations) else "hc3_t", int(n_permutations), fdr_method)
     truth = truth.astype({"feature": "string", "outcome": "string", "outcome_period": "string"})
@@ -319,16 +370,20 @@ def calibrate(seed: int, *, level_year: int, baseline_year: int, covariates="aut
               power: float = 0.8, aggregation: str = "adjusted") -> dict:
     """The MDE the study's effect levels are fractions of, from one generated data set run through the path.
 
-    Returns ``n_areas``, ``df_resid`` and ``mde_r`` of the estimate stage's primary model (the partial r
-    detectable with ``power`` at ``alpha`` given the covariates it actually used): the MDE the
-    findings report states, so "effect = MDE" in the study means the same thing.
+    Returns ``n_areas``, ``df_resid`` and ``mde_r`` of the estimate stage's primary model on the measured
+    score (the partial r detectable with ``power`` at unadjusted ``alpha`` given the covariates it actually
+    used), so "effect = MDE" means the same thing in every build; the latent rows' own MDE (at the adjusted
+    alpha) is what power is judged against (``summary.judged_targets``).
     """
     from .. import simulate
     data = simulate.generate(int(seed), simulate.SimulationDesign(effect_scale=0.0), with_fieldwork=False)
     est = run_whole_path(data.files, estimate_seed=int(seed), n_permutations=0, level_year=level_year,
                          baseline_year=baseline_year, covariates=covariates, alpha=alpha, power=power,
                          aggregation=aggregation, periods=("level",))
-    primary = est[est["family"] != "sensitivity"].dropna(subset=["mde_r"])
+    primary = est[~est["family"].astype("string").str.startswith("sensitivity").fillna(False)]
+    if "estimand" in primary.columns:  # the design's effect levels are fractions of the measured score's MDE
+        primary = primary[primary["estimand"].astype("string") == "measured"]
+    primary = primary.dropna(subset=["mde_r"])
     df_resid = int(primary["df_resid"].mode().iloc[0])
     row = primary[primary["df_resid"] == df_resid].iloc[0]
     return {"n_areas": int(row["n_areas"]), "df_resid": df_resid, "mde_r": float(row["mde_r"])}

@@ -98,24 +98,95 @@ def footer(stage: str, inputs: list[str | Path] | None = None) -> None:
 
 # --- Tables, headings and summaries (publishing; see pipeline.publish) --------------------------------------
 
-def table_html(df, caption: str | None = None, *, max_rows: int | None = None) -> str:
-    """A DataFrame as an accessible HTML table (header cells, optional caption), values escaped."""
+_NUMBER = None
+
+
+def _numeric_column(values) -> bool:
+    """True when most non-empty cells read as numbers (so the column is right-aligned)."""
+    import re
+    global _NUMBER
+    if _NUMBER is None:
+        _NUMBER = re.compile(r"^[<>≥≤~]?\s*[−+-]?\d[\d,]*(\.\d+)?\s*(%|pp)?(\s*(to|–)\s*[−+-]?\d[\d,]*(\.\d+)?%?)?$"
+                             r"|^\[?[−+-]?\d+(\.\d+)?,\s*[−+-]?\d+(\.\d+)?\]?$")
+    cells = [str(v).strip() for v in values if str(v).strip() not in ("", "nan", "<NA>", "None")]
+    if not cells:
+        return False
+    return sum(bool(_NUMBER.match(c)) for c in cells) >= 0.8 * len(cells)
+
+
+#: columns whose values are names from the data (codebooks, measures.csv, models): shown as words.
+NAME_COLUMNS = ("feature", "outcome", "measure", "theme", "code", "outcome_period", "family", "agency", "kind")
+
+
+def table_html(df, caption: str | None = None, *, max_rows: int | None = None, sortable: bool = False,
+               note: str | None = None) -> str:
+    """A DataFrame as an accessible HTML table: caption, ``<th scope="col">`` headers as display labels
+    (pipeline.publish.labels), name values as words, numbers right-aligned and text left-aligned, values escaped.
+
+    ``max_rows`` shows the first rows only and says how many are left out; ``sortable`` lets readers sort by a
+    column (the page's one small script); ``note`` is a line under the table.
+    """
+    import pandas as pd
+    from .publish import labels
+
     frame = df if max_rows is None else df.head(max_rows)
-    body = frame.to_html(index=False, escape=True, na_rep="", border=0, classes="instep-table")
+    frame = frame.reset_index(drop=True)
+    shown = {}
+    for name in frame.columns:
+        col = frame[name]
+        if str(name) == "model":
+            col = col.map(lambda v: "" if pd.isna(v) else labels.model_label(v))
+        elif str(name) in NAME_COLUMNS:
+            col = col.map(lambda v: "" if pd.isna(v) else (labels.humanise(v) if labels.is_snake_case(str(v))
+                                                          or str(v).islower() else str(v)))
+        shown[name] = ["" if (v is None or (not isinstance(v, str) and pd.isna(v))) else str(v) for v in col]
+    numeric = {name: _numeric_column(values) for name, values in shown.items()}
+    classes = "instep-table" + (" sortable" if sortable else "")
+    parts = [f'<div class="instep-table-wrap"><table class="{classes}">']
     if caption:
-        import re
-        body = re.sub(r"(<table[^>]*>)", lambda m: f"{m.group(1)}<caption>{html.escape(caption)}</caption>", body,
-                      count=1)
-    more = ""
+        parts.append(f"<caption>{html.escape(caption)}</caption>")
+    parts.append("<thead><tr>")
+    for name in frame.columns:
+        cls = ' class="num"' if numeric[name] else ""
+        label = html.escape(labels.column_label(name))
+        if sortable:
+            label = f'<button type="button" class="sort">{label}</button>'
+        parts.append(f'<th scope="col"{cls}>{label}</th>')
+    parts.append("</tr></thead><tbody>")
+    for i in range(len(frame)):
+        parts.append("<tr>")
+        for name in frame.columns:
+            cls = ' class="num"' if numeric[name] else ""
+            parts.append(f"<td{cls}>{html.escape(shown[name][i])}</td>")
+        parts.append("</tr>")
+    parts.append("</tbody></table>")
+    if note:
+        parts.append(f'<p class="instep-note">{html.escape(note)}</p>')
     if max_rows is not None and len(df) > max_rows:
-        more = f"<p><em>First {max_rows} of {len(df)} rows shown; the full table is in the executed notebook.</em></p>"
-    return body + more
+        parts.append(f"<p class=\"instep-note\">First {max_rows} of {len(df)} rows shown; the full table is "
+                     "downloadable from this page or in the executed notebook.</p>")
+    parts.append("</div>")
+    return "".join(parts)
 
 
-def table(df, caption: str | None = None, *, max_rows: int | None = None) -> None:
+def csv_download_html(df, filename: str, text: str) -> str:
+    """A link that downloads ``df`` as CSV from the page itself (a ``data:`` URI: works offline)."""
+    data = base64.b64encode(df.to_csv(index=False, lineterminator="\n").encode("utf-8")).decode("ascii")
+    return (f'<a class="instep-download" download="{html.escape(filename, quote=True)}" '
+            f'href="data:text/csv;charset=utf-8;base64,{data}">{html.escape(text)}</a>')
+
+
+def html_block(markup: str) -> None:
+    """Display markup built by pipeline.publish (already escaped there)."""
+    from IPython.display import HTML, display
+    display(HTML(markup))
+
+
+def table(df, caption: str | None = None, *, max_rows: int | None = None, sortable: bool = False,
+          note: str | None = None) -> None:
     """Display a DataFrame as an HTML table with a caption (use instead of bare DataFrame output)."""
     from IPython.display import HTML, display
-    display(HTML(table_html(df, caption, max_rows=max_rows)))
+    display(HTML(table_html(df, caption, max_rows=max_rows, sortable=sortable, note=note)))
 
 
 def heading(text: str, level: int = 2) -> None:

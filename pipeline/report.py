@@ -79,8 +79,23 @@ def figure_html(fig, alt: str, dpi: int = 110, *, tight: bool = True) -> str:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight" if tight else None, metadata={"Software": None})
     plt.close(fig)
-    data = base64.b64encode(buffer.getvalue()).decode("ascii")
+    data = base64.b64encode(_palette_png(buffer.getvalue())).decode("ascii")
     return f'<img src="data:image/png;base64,{data}" alt="{html.escape(alt, quote=True)}">'
+
+
+def _palette_png(png: bytes, colours: int = 96) -> bytes:
+    """The PNG with an adaptive palette (charts use few colours): about a quarter of the bytes, same look.
+    Deterministic (median-cut, no dithering); the original is kept if Pillow is missing or it would grow."""
+    try:
+        from PIL import Image
+    except ImportError:
+        return png
+    with Image.open(io.BytesIO(png)) as image:
+        small = image.convert("RGB").quantize(colors=colours, method=Image.Quantize.MEDIANCUT,
+                                              dither=Image.Dither.NONE)
+        out = io.BytesIO()
+        small.save(out, format="PNG", optimize=True)
+    return out.getvalue() if len(out.getvalue()) < len(png) else png
 
 
 def show_figure(fig, alt: str, *, tight: bool = True) -> None:

@@ -162,19 +162,19 @@ def main_points(rows: pd.DataFrame, *, alpha: float, n_areas_total: int | None =
                           f"{'holds' if len(held) == 1 else 'hold'} after {adj} adjustment.")
             for row in list(held.itertuples(index=False))[:max_listed]:
                 word = better_word(float(row.estimate), getattr(row, "higher_is_better", None))
+                size = "higher" if float(row.estimate) > 0 else "lower"
                 points.append(f"Areas whose members rate {labels.humanise(row.feature).lower()} one standard "
-                              f"deviation higher have {word + ' ' if word else ''}"
-                              f"{labels.humanise(row.outcome).lower()}: {effect_sentence(row)}.")
+                              f"deviation higher have a {size} {labels.humanise(row.outcome).lower()}"
+                              f"{', which is ' + word if word else ''}: {effect_sentence(row)}.")
         rest = conf[conf["verdict_shown"] != "associated"]
         if not rest.empty:
             eq = int((rest["verdict_shown"] == "no association of at least SESOI").sum())
             nd = int((rest["verdict_shown"] == "not detected").sum())
             bits = []
             if nd:
-                mde = pd.to_numeric(rest.loc[rest["verdict_shown"] == "not detected", "mde"], errors="coerce")
-                bits.append(f"{nd} {'is' if nd == 1 else 'are'} not detected (the data cannot rule out effects up "
-                            f"to the smallest detectable size, median {labels.format_number(mde.median())} in "
-                            "outcome units)" if mde.notna().any() else f"{nd} not detected")
+                bits.append(f"{nd} {'is' if nd == 1 else 'are'} not detected: the data cannot rule out effects "
+                            "up to the smallest detectable size given beside each, so this is not evidence of no "
+                            "association")
             if eq:
                 bits.append(f"{eq} {'shows' if eq == 1 else 'show'} no association of at least the registered "
                             "smallest effect of interest")
@@ -333,12 +333,14 @@ def with_better_scale(rows: pd.DataFrame) -> pd.DataFrame:
 def registered_table(conf: pd.DataFrame) -> pd.DataFrame:
     """The confirmatory family as readers see it, strongest evidence first."""
     data = conf.sort_values(["p_adjusted", "feature", "outcome"], kind="mergesort")
+    methods = sorted(set(data["adjustment_shown"].astype(str)))
+    p_header = f"Adjusted p ({', '.join(methods)})"
     return pd.DataFrame({
         "label": [pair_label(r) for r in data.itertuples(index=False)],
-        "estimate": [f"{labels.format_number(r.estimate, 2, signed=True)} {labels.unit_words(getattr(r, 'unit', ''))}".strip()
-                     for r in data.itertuples(index=False)],
+        "unit": [labels.unit_words(getattr(r, "unit", "")) for r in data.itertuples(index=False)],
+        "estimate": [labels.format_number(r.estimate, 2, signed=True) for r in data.itertuples(index=False)],
         "interval": [labels.format_interval(a, b) for a, b in zip(data["ci_low"], data["ci_high"])],
-        "p_adjusted": [f"{labels.format_p(p)} ({m})" for p, m in zip(data["p_adjusted"], data["adjustment_shown"])],
+        p_header: [labels.format_p(p) for p in data["p_adjusted"]],
         "n_areas": [f"{int(n)}" if pd.notna(n) else "" for n in data["n_areas"]],
         "mde": [labels.format_number(m) for m in data.get("mde", pd.Series(np.nan, index=data.index))],
         "verdict": [f"{VERDICTS.get(v, ('', '', ''))[1]} {v}" for v in data["verdict_shown"]],

@@ -273,8 +273,9 @@ def verdict_forest_plot(rows: pd.DataFrame, *, label_column: str = "label", xlab
     ax.annotate("better →", xy=(1.0, 1.01), xycoords="axes fraction", fontsize=8, ha="right", va="bottom", color="#333")
     if title:
         ax.set_title(title, fontsize=10, pad=16)
-    ax.legend(loc="lower center", bbox_to_anchor=(0.5, -0.02 - 1.1 / max(n, 1)), ncol=len(seen), fontsize=8,
-              frameon=False, title="Verdict", title_fontsize=8)
+    handles, names = ax.get_legend_handles_labels()
+    fig.legend(handles, [f"Verdict: {t}" for t in names], loc="lower center", ncol=max(1, len(names)), fontsize=8,
+               frameon=False)
     ax.grid(axis="x", alpha=0.3)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.07 + 0.25 / fig.get_figheight(), 1, 1))
     return fig

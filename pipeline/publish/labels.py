@@ -54,7 +54,7 @@ COLUMN_LABELS: dict[str, str] = {
 
 #: model names that have a plain description (others are humanised).
 MODEL_LABELS: dict[str, str] = {
-    "ols": "Covariate-adjusted regression (primary)",
+    "ols": "Covariate-adjusted regression",
     "ols_region_fe": "Regression with region fixed effects",
     "ols_crv3_region": "Regression, region-clustered errors (CR3)",
     "panel_placebo_pre": "Panel: pre-survey placebo",

@@ -152,8 +152,7 @@ def outcome_trends_plot(outcomes: pd.DataFrame, measures: pd.DataFrame, area_id:
             title = str(description) if pd.notna(description) and str(description).strip() else name
             unit = str(meta.loc[name].get("unit") or "")
         ax.set_title(textwrap.fill(title, 42), fontsize=8)
-        from .labels import unit_words
-        ax.set_ylabel(unit_words(unit) or unit, fontsize=8)
+        ax.set_ylabel(unit, fontsize=8)
         ax.xaxis.set_major_locator(MaxNLocator(nbins=5, integer=True))
         ax.yaxis.set_major_locator(MaxNLocator(nbins=4))
         ax.tick_params(labelsize=7)

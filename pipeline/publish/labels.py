@@ -29,7 +29,7 @@ COLUMN_LABELS: dict[str, str] = {
     "omega": "McDonald's omega", "icc1": "ICC(1)", "icc2": "ICC(2)", "rwg_j": "Agreement rwg(J)",
     "rwg_j_median": "Median agreement rwg(J)", "share_rwg_ok": "Areas agreeing (rwg(J) ≥ 0.70)",
     "decision": "Measurement decision", "reason": "Reason", "score": "Score", "national_median": "National median",
-    "rank": "Rank", "rank_interval": "Rank (95% interval)", "tier": "Against the national average",
+    "rank": "Rank", "rank_interval": "Rank (95% interval)", "tier": "Against the national median",
     "n_ranked": "Areas ranked", "direction": "Higher score means", "unit": "Unit", "value": "Value",
     "period_label": "Period", "latest_period": "Latest period", "peer_median": "Median of similar areas",
     "higher_is_better": "Higher is better", "peer": "Similar area", "distance": "Distance (SD)",

@@ -114,8 +114,8 @@ def quality_notes(feature_table: pd.DataFrame, response: pd.DataFrame, k_min: in
 
 # --- What a manager needs first (issue 15): at a glance, tiers, notes that lead with what matters ----------------
 
-TIER_WORDS = {"higher": "higher than the national average", "similar": "similar to the national average",
-              "lower": "lower than the national average"}
+TIER_WORDS = {"higher": "higher than the national median", "similar": "similar to the national median",
+              "lower": "lower than the national median"}
 
 
 def survey_period(survey: pd.DataFrame | None, area_id: str) -> str:
@@ -135,12 +135,12 @@ def survey_period(survey: pd.DataFrame | None, area_id: str) -> str:
 
 
 def score_tiers(published: pd.DataFrame, area_id: str) -> pd.DataFrame:
-    """Per feature: the area's tier against the national average from its own 95% score interval (higher: the
-    whole interval above the mean of all areas' published scores; lower: below; else similar). Columns
-    ``feature, national_mean, tier``."""
+    """Per feature: the area's tier against the national median from its own 95% score interval (higher: the
+    whole interval above the median of all areas' published scores; lower: below; else similar). Columns
+    ``feature, national_mean, tier`` (``national_mean`` holds that median: the figure the tier compares with)."""
     rows = []
     for feature, group in published.groupby("feature", sort=True):
-        mean = pd.to_numeric(group["score"], errors="coerce").mean()
+        mean = pd.to_numeric(group["score"], errors="coerce").median()
         own = group[group["lcjp_id"] == area_id]
         tier = pd.NA
         if len(own) and pd.notna(own["score"].iloc[0]) and pd.notna(own["ci_low"].iloc[0]):
@@ -173,7 +173,7 @@ def standout_points(table: pd.DataFrame, max_points: int = 3) -> list[str]:
     from .labels import format_interval, format_number, humanise
     marked = table[table["tier"].isin(["higher", "lower"])].copy()
     if marked.empty:
-        return ["No feature score differs clearly from the national average: every interval includes it."]
+        return ["No feature score differs clearly from the national median: every interval includes it."]
     marked["gap"] = (marked["score"].astype(float) - marked["national_mean"].astype(float)).abs()
     points = []
     for r in marked.sort_values(["gap", "feature"], ascending=[False, True]).head(max_points).itertuples(index=False):

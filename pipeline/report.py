@@ -172,7 +172,8 @@ def table_html(df, caption: str | None = None, *, max_rows: int | None = None, s
         parts.append("<tr>")
         for name in frame.columns:
             cls = ' class="num"' if numeric[name] else ""
-            parts.append(f"<td{cls}>{html.escape(shown[name][i])}</td>")
+            # cells on their own lines: text scanners (pipeline.publish.disclosure.find_pii) see cell boundaries
+            parts.append(f"\n    <td{cls}>{html.escape(shown[name][i])}</td>")
         parts.append("</tr>")
     parts.append("</tbody></table>")
     if note:

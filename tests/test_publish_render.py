@@ -92,7 +92,9 @@ def test_no_planted_personal_data_anywhere(rendered):
 def test_approved_quote_published_redacted(rendered):
     page = (rendered["root"] / "reports" / "areas" / "cumbria.html").read_text(encoding="utf-8")
     assert "We share the dashboard monthly" in page
-    assert "[redacted]" in page or "[phone removed]" in page
+    # the clause that carried the contact details goes whole: no redaction debris ("call [phone removed]")
+    assert testing.PLANTED_PHONE not in page
+    assert "[redacted]" not in page and "removed]" not in page
 
 
 def test_small_cell_suppressed_everywhere(rendered):
@@ -101,10 +103,11 @@ def test_small_cell_suppressed_everywhere(rendered):
     for name, page in pages.items():
         assert str(testing.PLANTED_SMALL_SCORE) not in page, name
     profile = pages["reports/areas/cumbria.html"]
-    row = re.search(r"<tr>\s*<td>" + testing.FIXTURE_FEATURES[0] + r"</td>(.*?)</tr>", profile, re.S)
+    feature = testing.FIXTURE_FEATURES[0].replace("_", " ").capitalize()  # shown as words
+    row = re.search(r"<tr>\s*<td>" + feature + r"</td>(.*?)</tr>", profile, re.S)
     assert row and "suppressed (n &lt; 3)" in row.group(1) and small not in row.group(1)
+    assert f"Not published (fewer than 3 respondents): {feature.lower()}" in profile  # said once, in the notes
     assert "Cumbria: no published value" in pages["reports/index.html"]
-    assert "1 feature score(s) suppressed" in pages["reports/index.html"]
 
 
 def test_banner_on_every_page_from_synthetic_inputs(rendered):

@@ -300,7 +300,7 @@ def heatmap_html(rows: pd.DataFrame, *, caption: str) -> str:
                      f"({labels.format_interval(c['ci_low'], c['ci_high'])}), adjusted p {labels.format_p(c['p_adjusted'])}, "
                      f"{c['verdict_shown']}")
             ink = "#fff" if strength * 0.75 > 0.45 else "#1b1b1b"
-            parts.append(f'<td style="background:{colour};color:{ink}" title="{html.escape(title, quote=True)}">'
+            parts.append(f'\n    <td style="background:{colour};color:{ink}" title="{html.escape(title, quote=True)}">'
                          f"{labels.format_number(value, 2, signed=True)}"
                          f'<span aria-hidden="true"> {mark}</span>'
                          f'<span class="visually-hidden" style="position:absolute;left:-9999px"> {html.escape(str(c["verdict_shown"]))}</span></td>')

@@ -14,7 +14,7 @@ import pandas as pd
 
 #: markers any redaction step leaves: "[redacted]", "[name removed]", "[e-mail removed]", ...
 MARKER_RE = re.compile(r"\[(?:redacted|[a-z\- ]*removed|withheld)[^\]]*\]", re.IGNORECASE)
-_SENTENCE_RE = re.compile(r"(?<=[.!?])\s+")
+_SENTENCE_RE = re.compile(r"(?<=[.!?;])\s+")
 
 
 def redact(text: str) -> tuple[str, list[str]]:
@@ -36,6 +36,8 @@ def without_debris(text: str) -> str:
     sentences = [s for s in _SENTENCE_RE.split(str(text).strip()) if s]
     kept = [s for s in sentences if not MARKER_RE.search(s)]
     out = " ".join(kept).strip()
+    if out.endswith(";"):
+        out = out[:-1] + "."
     return "" if re.fullmatch(r"[^:]*:\s*", out or ":") else out
 
 

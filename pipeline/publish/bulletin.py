@@ -299,7 +299,7 @@ def heatmap_html(rows: pd.DataFrame, *, caption: str) -> str:
             title = (f"{labels.humanise(f)} → {labels.humanise(o)}: {labels.format_number(c['estimate'], 2, signed=True)} "
                      f"({labels.format_interval(c['ci_low'], c['ci_high'])}), adjusted p {labels.format_p(c['p_adjusted'])}, "
                      f"{c['verdict_shown']}")
-            ink = "#fff" if strength * 0.75 > 0.45 else "#1b1b1b"
+            ink = _ink_for(colour)
             parts.append(f'\n    <td style="background:{colour};color:{ink}" title="{html.escape(title, quote=True)}">'
                          f"{labels.format_number(value, 2, signed=True)}"
                          f'<span aria-hidden="true"> {mark}</span>'
@@ -307,6 +307,20 @@ def heatmap_html(rows: pd.DataFrame, *, caption: str) -> str:
         parts.append("</tr>")
     parts.append("</tbody></table></div>")
     return "".join(parts)
+
+
+def _luminance(hex_colour: str) -> float:
+    def channel(c: int) -> float:
+        c = c / 255
+        return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
+    r, g, b = (int(hex_colour[i:i + 2], 16) for i in (1, 3, 5))
+    return 0.2126 * channel(r) + 0.7152 * channel(g) + 0.0722 * channel(b)
+
+
+def _ink_for(fill: str) -> str:
+    """Black or white text, whichever contrasts more with ``fill`` (WCAG relative luminance)."""
+    lum = _luminance(fill)
+    return "#000000" if (lum + 0.05) / 0.05 >= 1.05 / (lum + 0.05) else "#ffffff"
 
 
 def _mix(hex_colour: str, amount: float) -> str:

@@ -158,7 +158,7 @@ def cartogram_svg(tiles: pd.DataFrame, *, title: str, link: Callable[[str], str]
     width = n_cols * step + gap
     height = n_rows * step + gap + legend_height
     labels = abbreviations(tiles["name"].astype(str).tolist())
-    parts = [f'<svg role="img" aria-labelledby="cartogram-title" '
+    parts = [f'<svg role="group" aria-labelledby="cartogram-title" '
              f'viewBox="0 0 {width} {height}" width="{width}" height="{height}" class="instep-cartogram">',
              f'<title id="cartogram-title">{html.escape(title)}</title>']
     for tile in tiles.itertuples(index=False):

@@ -214,6 +214,9 @@ def undercut_table(conf: pd.DataFrame, estimates: pd.DataFrame, influence: pd.Da
     if placebo.empty:
         missing.append("No pre-survey placebo model in this build's estimates.")
     resp = response.set_index("lcjp_id") if response is not None and not response.empty else None
+    needed = {"feature", "outcome", "outcome_period", "model", "lcjp_id", "change", "estimate_without"}
+    if influence is not None and not needed <= set(influence.columns):
+        influence = None  # an influence table without the leave-one-out columns counts as absent
     rows = []
     for r in conf.itertuples(index=False):
         row = {"label": pair_label(r), "estimate": labels.format_number(r.estimate, 2, signed=True)}

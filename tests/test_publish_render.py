@@ -158,3 +158,12 @@ def test_chromium_renders_pages_without_failed_requests(rendered, tmp_path):
         assert not failed, f"{target}: failed requests {failed}"
         dom = _chromium(["--dump-dom", url])
         assert "Provenance" in dom.stdout and "SYNTHETIC DEMONSTRATION DATA" in dom.stdout, target
+
+
+@pytest.mark.skipif(bool(checks.axe_unavailable_reason()), reason=checks.axe_unavailable_reason() or "axe available")
+def test_axe_finds_no_serious_or_critical_violation(rendered):
+    reports = rendered["root"] / "reports"
+    pages = [reports / "index.html", reports / "findings.html"] + [reports / "areas" / f"{a}.html" for a in PROFILE_AREAS]
+    found = checks.axe_violations(pages)
+    serious = found[found["impact"].isin(["serious", "critical"])]
+    assert serious.empty, serious.to_string()

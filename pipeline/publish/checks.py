@@ -186,3 +186,24 @@ def axe_violations(pages: list[Path], *, width: int = 1280) -> pd.DataFrame:
     finally:
         driver.quit()
     return pd.DataFrame(rows, columns=["page", "rule", "impact", "nodes", "example"])
+
+
+def first_screen(page: Path, *, width: int = 1280, height: int = 900) -> dict[str, float]:
+    """Where the main points end and the first table starts on ``page`` at ``width`` px (CSS px from the top)."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    options = webdriver.ChromeOptions()
+    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", f"--window-size={width},{height}"):
+        options.add_argument(argument)
+    options.binary_location = str(CHROMIUM_BINARY)
+    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER_BINARY)), options=options)
+    try:
+        driver.get(Path(page).resolve().as_uri())
+        return driver.execute_script(
+            "var box = document.querySelector('section.instep-box');"
+            "var table = document.querySelector('table');"
+            "return {main_points_bottom: box ? box.getBoundingClientRect().bottom + window.scrollY : -1,"
+            "        first_table_top: table ? table.getBoundingClientRect().top + window.scrollY : 1e9,"
+            "        viewport_width: window.innerWidth};")
+    finally:
+        driver.quit()

@@ -105,41 +105,60 @@ def _words(name: str) -> list[str]:
     return [w for w in name.replace("-", " ").split() if w.lower() not in {"and", "of", "the", "&"}] or [name]
 
 
+def _code_candidates(name: str) -> list[str]:
+    """Three-letter codes for a name, best first: 1 word -> its first three letters (KEN); 2 words -> the first
+    letter of the first and two of the last (WMI, WME); 3+ words -> initials (GMP-style); then every other
+    choice of the first letter and two later letters, in order."""
+    import itertools
+    words = _words(name)
+    letters = "".join(words).upper()
+    first = letters[:1]
+    if len(words) == 1:
+        primary = letters[:3]
+    elif len(words) == 2:
+        primary = words[0][:1].upper() + words[1][:2].upper()
+    else:
+        primary = "".join(w[0] for w in words[:3]).upper()
+    rest = ["".join((first,) + combo) for combo in itertools.combinations(letters[1:], 2)]
+    out = [primary] + [c for c in rest if c != primary]
+    return list(dict.fromkeys(c for c in out if len(c) == 3)) or [letters[:3].ljust(3, "X")]
+
+
 def abbreviations(names: list[str]) -> dict[str, str]:
-    """Short unique tile labels: initials of multi-word names ("GM"), first four letters otherwise
-    ("Kent"); names that would share a label get longer labels until they differ."""
-    def label(name: str, extra: int) -> str:
-        words = _words(name)
-        if len(words) == 1:
-            return words[0][: 4 + extra]
-        return "".join(w[0].upper() for w in words[:-1]) + words[-1][: 1 + extra].capitalize()
+    """Unique three-letter tile codes, the same rule for every area (see _code_candidates); names whose best codes
+    collide both move on to their next choice, so no area keeps a code another wanted."""
+    candidates = {n: _code_candidates(n) for n in sorted(set(names))}
+    position = {n: 0 for n in candidates}
     out: dict[str, str] = {}
-    pending = sorted(set(names))
-    extra = 0
-    while pending and extra < 20:
-        labels = {n: label(n, extra) for n in pending}
-        counts = pd.Series(list(labels.values())).value_counts()
-        unique = [n for n in pending if counts[labels[n]] == 1 and labels[n] not in out.values()]
-        for n in unique:
-            out[n] = labels[n]
-        pending = [n for n in pending if n not in out]
-        extra += 1
-    for n in pending:
-        out[n] = n
+    for _ in range(200):
+        pending = [n for n in candidates if n not in out]
+        if not pending:
+            break
+        wanted = {n: candidates[n][min(position[n], len(candidates[n]) - 1)] for n in pending}
+        counts = pd.Series(list(wanted.values())).value_counts()
+        taken = set(out.values())
+        for n in pending:
+            code = wanted[n]
+            if counts[code] == 1 and code not in taken:
+                out[n] = code
+            else:
+                position[n] += 1
+    for n in candidates:
+        out.setdefault(n, n[:3].upper())
     return out
 
 
 def cartogram_svg(tiles: pd.DataFrame, *, title: str, link: Callable[[str], str] | None = None,
-                  tile_size: int = 56, gap: int = 4) -> str:
+                  tile_size: int = 56, gap: int = 4, legend_title: str = "") -> str:
     """Inline SVG of the tiles from :func:`tile_values`, each linking to ``link(lcjp_id)``, with a legend."""
     n_rows = int(tiles["row"].max()) + 1
     n_cols = int(tiles["col"].max()) + 1
     step = tile_size + gap
-    legend_height = 46
+    legend_height = 66 if legend_title else 46
     width = n_cols * step + gap
     height = n_rows * step + gap + legend_height
     labels = abbreviations(tiles["name"].astype(str).tolist())
-    parts = [f'<svg role="img" aria-labelledby="cartogram-title" '
+    parts = [f'<svg role="group" aria-labelledby="cartogram-title" '
              f'viewBox="0 0 {width} {height}" width="{width}" height="{height}" class="instep-cartogram">',
              f'<title id="cartogram-title">{html.escape(title)}</title>']
     for tile in tiles.itertuples(index=False):
@@ -156,13 +175,19 @@ def cartogram_svg(tiles: pd.DataFrame, *, title: str, link: Callable[[str], str]
     finite = tiles["value"].dropna()
     if len(finite):
         y0 = n_rows * step + gap + 8
+        if legend_title:
+            parts.append(f'<text x="{gap}" y="{y0 + 10}" font-size="12" font-weight="bold" font-family="sans-serif">'
+                         f'{html.escape(legend_title)}</text>')
+            y0 += 18
         bar_width = min(width - 2 * gap, 240)
         for i in range(20):
             parts.append(f'<rect x="{gap + i * bar_width / 20:.1f}" y="{y0}" width="{bar_width / 20 + 0.5:.1f}" height="12" '
                          f'fill="{colour_for(i / 19)}"/>')
-        parts.append(f'<text x="{gap}" y="{y0 + 28}" font-size="12" font-family="sans-serif">{finite.min():.2f}</text>')
+        parts.append(f'<text x="{gap}" y="{y0 + 28}" font-size="12" font-family="sans-serif">{finite.min():.2f} (lowest)</text>')
+        parts.append(f'<text x="{gap + bar_width / 2}" y="{y0 + 28}" font-size="12" font-family="sans-serif" '
+                     f'text-anchor="middle">{(finite.min() + finite.max()) / 2:.2f}</text>')
         parts.append(f'<text x="{gap + bar_width}" y="{y0 + 28}" font-size="12" font-family="sans-serif" '
-                     f'text-anchor="end">{finite.max():.2f}</text>')
+                     f'text-anchor="end">{finite.max():.2f} (highest)</text>')
         parts.append(f'<rect x="{gap + bar_width + 16}" y="{y0}" width="12" height="12" fill="{MISSING_FILL}" stroke="#333"/>'
                      f'<text x="{gap + bar_width + 32}" y="{y0 + 11}" font-size="12" font-family="sans-serif">'
                      f'no published value</text>')

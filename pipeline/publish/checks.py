@@ -124,3 +124,86 @@ if __name__ == "__main__":
     problems = check_reports(Path(sys.argv[1]) if len(sys.argv) > 1 else Path("reports"))
     print(problems.to_string(index=False) if len(problems) else "no problems found")
     sys.exit(1 if len(problems) else 0)
+
+
+# --- axe-core in headless Chromium (WCAG 2.x A/AA) ----------------------------------------------------------
+
+AXE_TAGS = ("wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa")
+CHROMIUM_BINARY = Path("/usr/bin/chromium")
+CHROMEDRIVER_BINARY = Path("/usr/bin/chromedriver")
+
+
+def axe_unavailable_reason() -> str:
+    """'' when axe can run here, else why not (the test skips with this reason)."""
+    try:
+        import selenium  # noqa: F401
+    except ImportError:
+        return "selenium is not installed (pip install selenium; see requirements.in)"
+    if _axe_script_path() is None:
+        return "axe-core is not installed (pip install selenium-axe-python, which ships axe.min.js)"
+    if not CHROMIUM_BINARY.exists():
+        return f"headless Chromium not installed ({CHROMIUM_BINARY}): apt-get install -y chromium"
+    if not CHROMEDRIVER_BINARY.exists():
+        return f"chromedriver not installed ({CHROMEDRIVER_BINARY}): apt-get install -y chromium-driver"
+    return ""
+
+
+def _axe_script_path() -> Path | None:
+    import importlib.util
+    spec = importlib.util.find_spec("selenium_axe_python")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(list(spec.submodule_search_locations)[0]) / "axe-core" / "axe.min.js"
+    return path if path.is_file() else None
+
+
+def axe_violations(pages: list[Path], *, width: int = 1280) -> pd.DataFrame:
+    """axe-core's WCAG 2.x A/AA violations of each page, opened from disk in headless Chromium at ``width`` px.
+    Columns ``page, rule, impact, nodes, example``."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    script = _axe_script_path().read_text(encoding="utf-8")
+    options = webdriver.ChromeOptions()
+    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                     f"--window-size={width},1000"):
+        options.add_argument(argument)
+    options.binary_location = str(CHROMIUM_BINARY)
+    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER_BINARY)), options=options)
+    driver.set_script_timeout(240)
+    rows = []
+    try:
+        for page in pages:
+            driver.get(Path(page).resolve().as_uri())
+            driver.execute_script(script)
+            result = driver.execute_script(
+                "return axe.run(document, {runOnly: {type: 'tag', values: arguments[0]}, resultTypes: ['violations']});",
+                list(AXE_TAGS))
+            for v in result["violations"]:
+                example = v["nodes"][0] if v["nodes"] else {}
+                rows.append((str(page), v["id"], v.get("impact") or "", len(v["nodes"]),
+                             f"{example.get('target')}: {(example.get('failureSummary') or '')[:200]}"))
+    finally:
+        driver.quit()
+    return pd.DataFrame(rows, columns=["page", "rule", "impact", "nodes", "example"])
+
+
+def first_screen(page: Path, *, width: int = 1280, height: int = 900) -> dict[str, float]:
+    """Where the main points end and the first table starts on ``page`` at ``width`` px (CSS px from the top)."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    options = webdriver.ChromeOptions()
+    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", f"--window-size={width},{height}"):
+        options.add_argument(argument)
+    options.binary_location = str(CHROMIUM_BINARY)
+    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER_BINARY)), options=options)
+    try:
+        driver.get(Path(page).resolve().as_uri())
+        return driver.execute_script(
+            "var box = document.querySelector('section.instep-box');"
+            "var table = document.querySelector('table');"
+            "return {main_points_bottom: box ? box.getBoundingClientRect().bottom + window.scrollY : -1,"
+            "        first_table_top: table ? table.getBoundingClientRect().top + window.scrollY : 1e9,"
+            "        viewport_width: window.innerWidth};")
+    finally:
+        driver.quit()

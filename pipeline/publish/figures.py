@@ -80,8 +80,9 @@ def feature_position_plot(features: pd.DataFrame, area_id: str, *, area_name: st
         elif len(own):
             ax.text(ax.get_xlim()[0], y + 0.2, "suppressed", fontsize=7, color=HIGHLIGHT)
     ax.set_yticks(range(len(names)))
-    ax.set_yticklabels(names[::-1])
-    ax.set_xlabel("Area score (grey: all areas; black bar: national median; red: this area with interval)")
+    ax.set_yticklabels([_words(n) for n in names[::-1]])
+    ax.set_xlabel("Area score, 1-5 (grey dots: other areas; black bar: national median; red diamond: this area, "
+                  "with 95% interval)", fontsize=8)
     ax.set_title(f"{area_name or area_id} against the national distribution", fontsize=10)
     ax.grid(axis="x", alpha=0.3)
     ax.xaxis.set_major_locator(MaxNLocator(nbins=6))
@@ -90,6 +91,17 @@ def feature_position_plot(features: pd.DataFrame, area_id: str, *, area_name: st
     fig.subplots_adjust(left=min(0.45, 0.03 + 0.0105 * longest), right=0.98, top=1 - 0.35 / height,
                         bottom=0.6 / height)
     return fig
+
+
+def _words(name: object) -> str:
+    """A data name as words for a figure label (pipeline.publish.labels.humanise)."""
+    from .labels import humanise
+    return humanise(name)
+
+
+#: distinct colour + line style per peer (colour-blind-safe palette; style also tells them apart in grey print)
+PEER_STYLES = [("#2166ac", "-"), ("#5aae61", "--"), ("#9970ab", "-."), ("#e08214", ":"), ("#35978f", (0, (5, 1, 1, 1))),
+               ("#8c510a", (0, (3, 1))), ("#762a83", (0, (1, 1)))]
 
 
 def _decimal_year(values: pd.Series) -> np.ndarray:
@@ -128,11 +140,13 @@ def outcome_trends_plot(outcomes: pd.DataFrame, measures: pd.DataFrame, area_id:
         for i, peer in enumerate(peer_ids):
             if peer in by_area:
                 line = by_area[peer]
-                ax.plot(line["x"], line["value"], color=PEER, alpha=0.55, lw=1, label="peers" if i == 0 else None)
+                colour, style = PEER_STYLES[i % len(PEER_STYLES)]
+                ax.plot(line["x"], line["value"], color=colour, ls=style, alpha=0.85, lw=1.1,
+                        label=f"similar: {names.get(peer, peer)}")
         if area_id in by_area:
             own = by_area[area_id]
             ax.plot(own["x"], own["value"], color=HIGHLIGHT, lw=2.2, marker="o", ms=3, label=names.get(area_id, area_id))
-        title, unit = name, ""
+        title, unit = _words(name), ""
         if name in meta.index:
             description = meta.loc[name].get("description")
             title = str(description) if pd.notna(description) and str(description).strip() else name
@@ -145,10 +159,10 @@ def outcome_trends_plot(outcomes: pd.DataFrame, measures: pd.DataFrame, area_id:
         ax.grid(alpha=0.3)
     for ax in list(axes.flat)[len(shown):]:
         ax.axis("off")
-    handles, labels = axes.flat[0].get_legend_handles_labels()
+    handles, legend_labels = axes.flat[0].get_legend_handles_labels()
     if handles:
-        fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=8, frameon=False)
-    fig.subplots_adjust(left=0.07, right=0.98, top=1 - 0.45 / (2.9 * nrows), bottom=0.5 / (2.9 * nrows) + 0.03,
+        fig.legend(handles, legend_labels, loc="lower center", ncol=4, fontsize=8, frameon=False)
+    fig.subplots_adjust(left=0.07, right=0.98, top=1 - 0.45 / (2.9 * nrows), bottom=0.85 / (2.9 * nrows) + 0.03,
                         hspace=0.6, wspace=0.28)
     return fig
 
@@ -224,4 +238,43 @@ def triangulation_plot(table: pd.DataFrame, *, x: str, y: str, label: str, xlabe
     ax.set_title(title, fontsize=10)
     ax.grid(alpha=0.3)
     fig.tight_layout()
+    return fig
+
+
+#: verdict -> (colour, marker): the marker shape carries the verdict without colour (see bulletin.VERDICTS).
+VERDICT_STYLE = {"associated": ("#0b5e2b", "o"), "no association of at least SESOI": ("#1d4f91", "D"),
+                 "not detected": ("#6b6b6b", "o"), "not estimable": ("#8a4b00", "x")}
+
+
+def verdict_forest_plot(rows: pd.DataFrame, *, label_column: str = "label", xlabel: str, title: str | None = None):
+    """Registered results, right = better: each row's ``better_estimate``/``better_low``/``better_high`` (the
+    estimate with its sign flipped where a lower outcome is better), coloured and shaped by ``verdict_shown``
+    (filled = associated, hollow = not detected, diamond = equivalent), with a legend."""
+    plt = _plt()
+    n = len(rows)
+    fig, ax = plt.subplots(figsize=(8.0, max(1.9, 0.42 * n + 1.25)))
+    y = np.arange(n)[::-1]
+    seen = set()
+    for yy, r in zip(y, rows.itertuples(index=False)):
+        verdict = str(r.verdict_shown)
+        colour, marker = VERDICT_STYLE.get(verdict, ("#6b6b6b", "o"))
+        ax.hlines(yy, float(r.better_low), float(r.better_high), color=colour, lw=2.2)
+        face = colour if verdict == "associated" else "white"
+        ax.plot(float(r.better_estimate), yy, marker, color=colour, mfc=face, mew=1.8, ms=8,
+                label=None if verdict in seen else verdict)
+        seen.add(verdict)
+    ax.axvline(0, color="#333", lw=0.9, ls="--")
+    ax.set_yticks(y)
+    ax.set_yticklabels([textwrap.fill(str(t), 42) for t in rows[label_column]], fontsize=9)
+    ax.set_xlabel(xlabel, fontsize=9)
+    lo, hi = ax.get_xlim()
+    ax.annotate("← worse", xy=(0.0, 1.01), xycoords="axes fraction", fontsize=8, ha="left", va="bottom", color="#333")
+    ax.annotate("better →", xy=(1.0, 1.01), xycoords="axes fraction", fontsize=8, ha="right", va="bottom", color="#333")
+    if title:
+        ax.set_title(title, fontsize=10, pad=16)
+    handles, names = ax.get_legend_handles_labels()
+    fig.legend(handles, [f"Verdict: {t}" for t in names], loc="lower center", ncol=max(1, len(names)), fontsize=8,
+               frameon=False)
+    ax.grid(axis="x", alpha=0.3)
+    fig.tight_layout(rect=(0, 0.07 + 0.25 / fig.get_figheight(), 1, 1))
     return fig

@@ -299,3 +299,16 @@ def validation_table(summary: pd.DataFrame) -> pd.DataFrame:
                                             min=("value", "min"), median=("value", "median"), max=("value", "max"),
                                             max_mcse=("mcse", "max")).reset_index()
     return out
+
+
+def triangulation_agreement(matched: pd.DataFrame) -> dict[str, float]:
+    """How often fieldwork and survey point the same way, by the stated rule: a pair with positive net valence and an
+    above-median (percentile > 50) score, or negative valence and a below-median score, agrees; pairs with zero
+    valence or a score exactly at the median point neither way and are not counted. ``chance`` is the share that
+    would agree if the two sources were unrelated (0.5)."""
+    valence = pd.to_numeric(matched["net_valence"], errors="coerce")
+    pct = pd.to_numeric(matched["percentile"], errors="coerce")
+    assessed = (valence != 0) & (pct != 50) & valence.notna() & pct.notna()
+    agree = ((valence > 0) == (pct > 50)) & assessed
+    return {"n_pairs": int(len(matched)), "n_assessed": int(assessed.sum()), "n_neutral": int((~assessed).sum()),
+            "n_agree": int(agree.sum()), "chance": 0.5}

@@ -25,18 +25,9 @@ REPORT_COLUMNS = ["section", "order", "href", "title", "summary"]
 _KNOWN_ORDER = ["findings", "estimate", "features", "clean_survey", "clean_fieldwork", "clean_outcomes",
                 "clean_covariates", "validation"]
 
-CSS = """
-body { font-family: system-ui, -apple-system, 'Segoe UI', sans-serif; max-width: 1100px; margin: 1.5em auto;
-       padding: 0 1em; color: #1a1a1a; line-height: 1.45; }
-.instep-banner { background:#fff3cd; border:2px solid #b58100; color:#3d2b00; padding:0.6em 1em; margin:0.5em 0 1em 0;
-                 font-weight:600; }
-table { border-collapse: collapse; margin: 0.5em 0 1.5em 0; }
-th, td { border-bottom: 1px solid #ddd; padding: 0.3em 0.7em; text-align: left; vertical-align: top; }
-caption { text-align: left; font-weight: 600; padding-bottom: 0.3em; }
-.layout { display: flex; flex-wrap: wrap; gap: 2em; align-items: flex-start; }
-.instep-footer { border-top:1px solid #ccc; margin-top:2em; padding-top:0.5em; font-size:0.85em; color:#333; }
-a { color: #0b4f9c; }
-"""
+def stylesheet() -> str:
+    """The reports' one stylesheet (templates/instep/static/instep.css), so the index looks like every page."""
+    return (paths.TEMPLATES / "instep" / "static" / "instep.css").read_text(encoding="utf-8")
 
 
 def page_title(page: str) -> str:
@@ -103,35 +94,109 @@ def _report_table(reports: pd.DataFrame, section: str, caption: str) -> str:
         return f"<p>No {html.escape(section)} report has been built yet.</p>"
     body = "".join(f'<tr><td><a href="{html.escape(r.href, quote=True)}">{html.escape(r.title)}</a></td>'
                    f"<td>{html.escape(r.summary)}</td></tr>" for r in rows.itertuples(index=False))
-    return (f'<table><caption>{html.escape(caption)}</caption><thead><tr><th scope="col">Report</th>'
-            f'<th scope="col">Summary</th></tr></thead><tbody>{body}</tbody></table>')
+    return (f'<div class="instep-table-wrap"><table class="instep-table"><caption>{html.escape(caption)}</caption>'
+            f'<thead><tr><th scope="col">Report</th><th scope="col">What it found</th></tr></thead>'
+            f"<tbody>{body}</tbody></table></div>")
+
+
+def _area_table(tiles: pd.DataFrame, codes: dict[str, str], respondents: dict[str, int], existing: set[str]) -> str:
+    """The key to the tile codes, which is also the list of area profiles."""
+    body = []
+    for t in tiles.sort_values("name").itertuples(index=False):
+        name = html.escape(str(t.name))
+        cell = f'<a href="areas/{html.escape(t.lcjp_id, quote=True)}.html">{name}</a>' if t.lcjp_id in existing else name
+        value = "" if pd.isna(t.value) else f"{t.value:.2f}"
+        n = respondents.get(t.lcjp_id)
+        body.append(f"<tr><td>{html.escape(codes[str(t.name)])}</td><td>{cell}</td>"
+                    f'<td class="num">{"" if n is None else n}</td><td class="num">{value}</td></tr>')
+    return ('<div class="instep-table-wrap"><table class="instep-table"><caption>Area profiles and the key to the '
+            'tile codes</caption><thead><tr><th scope="col">Code</th><th scope="col">Area</th>'
+            '<th scope="col" class="num">Respondents</th><th scope="col" class="num">Score shown on the map</th></tr>'
+            f'</thead><tbody>{"".join(body)}</tbody></table></div>')
+
+
+def stage_findings(processed: Path, reports_dir: Path) -> dict[str, str]:
+    """One sentence per stage report saying what it found, from the processed data the page is built from (not
+    from the page's HTML). Stages whose data is missing get no sentence."""
+    from .labels import humanise
+    out: dict[str, str] = {}
+    for path in sorted(processed.glob("reconciliation_*.csv")):
+        kind = path.stem.removeprefix("reconciliation_")
+        rec = pd.read_csv(path)
+        read, kept = int(rec["rows_read"].sum()), int(rec["accepted"].sum())
+        quarantined = int(rec["quarantined"].sum())
+        text = (f"Read {read:,} rows from {len(rec)} {humanise(kind).lower()} file(s); {kept:,} kept, {quarantined:,} "
+                "set aside with a reason" + (" (listed on the page)." if quarantined else "."))
+        aside = processed / f"set_aside_{kind}.csv"
+        if aside.is_file():
+            table = pd.read_csv(aside)
+            if len(table):
+                top = table.sort_values("rows", ascending=False).iloc[0]
+                text += f" Most common reason: {top['reason_kind']} ({int(top['rows'])} rows)."
+        out[f"clean_{kind}"] = text
+    quality = processed / "feature_quality.csv"
+    if quality.is_file():
+        q = pd.read_csv(quality)
+        decisions = q["decision"].astype(str).value_counts()
+        out["features"] = (f"{len(q)} partnership features scored for every area; measurement decisions: "
+                           + ", ".join(f"{n} {d}" for d, n in decisions.items()) + ".")
+    est_path = processed / "estimates.csv"
+    if est_path.is_file():
+        est = pd.read_csv(est_path)
+        fam = est["family"].astype(str)
+        primary = est[fam.isin(["confirmatory", "exploratory"])]
+        below = int((pd.to_numeric(primary["p_adjusted"], errors="coerce") < 0.05).sum())
+        out["estimate"] = (f"{len(est)} estimates from {est['model'].nunique()} models; of {len(primary)} primary "
+                           f"associations, {below} have an adjusted p below 0.05.")
+        conf = est[fam == "confirmatory"]
+        if len(conf):
+            held = conf[conf["verdict"].astype(str) == "associated"]
+            pairs = "; ".join(f"{humanise(r.feature)} → {humanise(r.outcome).lower()}" for r in held.itertuples())
+            verb = "holds" if len(held) == 1 else "hold"
+            out["findings"] = (f"{len(held)} of {len(conf)} registered associations {verb} after adjustment"
+                               + (f": {pairs}." if pairs else "."))
+        else:
+            out["findings"] = "No registered family; every association is exploratory."
+    validation = processed / "validation" / "summary.csv"
+    if validation.is_file():
+        v = pd.read_csv(validation)
+        out["validation"] = f"Simulation study: {v['cell'].nunique() if 'cell' in v.columns else len(v)} scenarios summarised."
+    return out
 
 
 def build_index_html(reports: pd.DataFrame, tiles: pd.DataFrame, *, feature: str, k_min: int, banner: str,
-                     footer: str, existing_profiles: set[str]) -> str:
+                     footer: str, existing_profiles: set[str], respondents: dict[str, int] | None = None) -> str:
     """The whole index page as a string (pure: no file access)."""
+    from .cartogram import abbreviations
+    from .labels import humanise
+
     def link(area_id: str) -> str:
         return f"areas/{area_id}.html"
-    linked = tiles.copy()
-    svg = cartogram_svg(linked, title=f"Tile map of the {len(tiles)} partnership areas coloured by {feature} score",
-                        link=lambda a: link(a) if a in existing_profiles else "#areas")
+    codes = abbreviations(tiles["name"].astype(str).tolist())
+    words = humanise(feature)
+    svg = cartogram_svg(tiles, title=f"Tile map of the {len(tiles)} partnership areas coloured by {words.lower()} score",
+                        link=lambda a: link(a) if a in existing_profiles else "#areas",
+                        legend_title=f"{words} score (area average, 1-5 scale)")
     n_missing = int(tiles["value"].isna().sum())
     explanation = (f"Each square is one partnership area, placed roughly where it lies in England and Wales (a tile "
-                   f"map, not to scale). Colour shows the area's <strong>{html.escape(feature)}</strong> score as its "
-                   f"members rated it (darker = lower, yellow = higher). Grey areas ({n_missing}) have no published "
-                   f"score (fewer than {k_min} respondents, or no data). Select a tile to open the area's profile.")
+                   f"map, not to scale), labelled with a three-letter code (the key is the table below; hover over a "
+                   f"tile for the full name and score). Colour shows the area's <strong>{html.escape(words.lower())}"
+                   f"</strong> score as its members rated it: dark blue lowest, yellow highest, on the scale under the "
+                   f"map. Grey areas ({n_missing}) have no published score (fewer than {k_min} respondents, or no data). "
+                   "Scores come with wide intervals: see each area's profile before comparing two areas.")
     return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
         "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-        f"<title>In Step: reports</title><style>{CSS}</style></head><body><main>"
+        f"<title>In Step: reports</title><style>{stylesheet()}</style></head><body><main>"
         "<h1>In Step: do local criminal justice partnerships make a difference?</h1>"
         f"{banner}"
-        "<p>Reports of the In Step pipeline. Start with the findings; each area has its own profile.</p>"
+        "<p class=\"instep-lede\">Start with the <a href=\"findings.html\">findings</a>; each area has its own "
+        "profile, listed under the map.</p>"
         "<h2>Reports</h2>"
-        f"{_report_table(reports, 'reports', 'Stage reports')}"
+        f"{_report_table(reports, 'reports', 'Stage reports, with what each found')}"
         "<h2 id=\"areas\">Partnership areas</h2>"
-        f"<div class=\"layout\"><div>{svg}</div><div style=\"max-width:28em\"><p>{explanation}</p></div></div>"
-        f"{_report_table(reports, 'areas', 'Area profiles')}"
+        f"<div class=\"instep-map\"><div>{svg}</div><div style=\"max-width:26em\"><p>{explanation}</p></div></div>"
+        f"{_area_table(tiles, codes, respondents or {}, existing_profiles)}"
         f"{footer}</main></body></html>\n"
     )
 
@@ -150,9 +215,19 @@ def build_index(out: Path | None = None, *, feature: str, k_min: int) -> Path:
     values = cartogram_values(pd.read_csv(features_path), feature, k_min)
     tiles = tile_values(grid, values, names)
     reports = discover_reports(paths.REPORTS, names)
+    found = stage_findings(paths.PROCESSED, paths.REPORTS)
+    stems = reports["href"].str.removesuffix(".html")
+    reports["summary"] = [found.get(stem, "") if section == "reports" else summary
+                          for stem, section, summary in zip(stems, reports["section"], reports["summary"])]
     existing = {Path(h).stem for h in reports.loc[reports["section"] == "areas", "href"]}
+    rates_path = paths.processed("response_rates.csv")
+    respondents = {}
+    if rates_path.is_file():
+        rates = pd.read_csv(rates_path)
+        respondents = {str(a): int(n) for a, n in zip(rates["lcjp_id"], rates["n_respondents"]) if pd.notna(n)}
     page = build_index_html(reports, tiles, feature=feature, k_min=k_min, banner=report.banner_html(),
-                            footer=provenance.footer_html("index"), existing_profiles=existing)
+                            footer=provenance.footer_html("index"), existing_profiles=existing,
+                            respondents=respondents)
     out = out or paths.REPORTS / "index.html"
     from ..notebook import _atomic_write
     _atomic_write(out, page)

@@ -113,8 +113,13 @@ def write_fixture(root: Path, *, seed: int = 7, plant: bool = True, small_area: 
                              "excerpt": ["ok", "ok", PLANTED_EXCERPT if plant else "fine"]})
     write_parquet(segments, processed / "fieldwork_segments.parquet")
     survey = pd.DataFrame({"response_id": ["r1", "r2"], "lcjp_id": [small_area, "kent"], "agency": "police",
+                           "submitted_at": pd.to_datetime(["2015-09-20 10:00", "2015-10-02 11:30"]),
                            "comments": [PLANTED_COMMENT if plant else "", ""], "q01": [4.0, 3.0]})
     write_parquet(survey, processed / "survey_clean.parquet")
+    codebook = pd.DataFrame({"item": [f"q{i + 1:02d}" for i in range(len(FIXTURE_FEATURES))],
+                             "feature": FIXTURE_FEATURES, "text": "item text",
+                             "reverse": [i == len(FIXTURE_FEATURES) - 1 for i in range(len(FIXTURE_FEATURES))]})
+    write_parquet(codebook, processed / "survey_codebook.parquet")
 
     measures = pd.DataFrame({"measure": FIXTURE_MEASURES,
                              "description": ["Ineffective trials (% of trials listed)", "Conviction ratio (%)"],

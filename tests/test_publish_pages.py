@@ -18,7 +18,8 @@ import pytest
 import yaml
 
 from pipeline import paths, simulate
-from pipeline.publish import bulletin, labels, testing
+from pipeline.publish import bulletin, labels
+from tests.builders import publish as testing
 
 pytestmark = pytest.mark.xdist_group("publish_pages")
 

@@ -14,7 +14,8 @@ import pytest
 
 from pipeline import paths
 from pipeline.areas import AreaMatcher, load_forces
-from pipeline.clean import (clean_covariates, clean_fieldwork, clean_kind, clean_outcomes, clean_survey, examples,
+from tests.builders import clean_examples as examples
+from pipeline.clean import (clean_covariates, clean_fieldwork, clean_kind, clean_outcomes, clean_survey,
                             parse_periods, write_result)
 from pipeline.clean.readers import UnrecognisedFileWarning
 from pipeline.clean.schemas import validate_outputs

@@ -517,7 +517,8 @@ def verify_record(record: dict, page: str, root: Path | None = None,
     for name, recorded in sorted((record.get("params") or {}).items()):
         current = declared[name]
         row("param", name, _canonical(recorded), _canonical(current), _canonical(recorded) == _canonical(current))
-    if record.get("stage_defined", True) and stage and find_stage(stage, stages(root)) is None:
+    if record.get("stage_defined", True) and stage and find_stage(stage, stages(root)) is None \
+            and page_definition(stage, stages(root)) is None:
         row("stage", stage, "defined", "not in dvc.yaml", False)
     current_versions = package_versions()
     for name, recorded in sorted((record.get("versions") or {}).items()):

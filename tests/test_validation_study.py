@@ -153,7 +153,7 @@ def test_notebook_parameters_equal_params_yaml():
 def test_validation_stage_is_outside_the_default_pipeline():
     main = yaml.safe_load((paths.ROOT / "dvc.yaml").read_text(encoding="utf-8"))
     assert "validate" not in main["stages"]
-    stage = yaml.safe_load((paths.ROOT / "validation" / "dvc.yaml").read_text(encoding="utf-8"))["stages"]["validate"]
+    stage = yaml.safe_load((paths.ROOT / "validation" / "study.yaml").read_text(encoding="utf-8"))["stages"]["validate"]
     assert stage["wdir"] == ".." and set(stage["params"]) == {"validate", "estimate"}
     assert "notebooks/06_validation.ipynb" in stage["deps"] and "reports/validation.html" in stage["outs"]
     for dep in stage["deps"]:

@@ -18,6 +18,7 @@ import argparse
 import functools
 import json
 import os
+import re
 import sys
 import tempfile
 from pathlib import Path
@@ -122,6 +123,19 @@ def stable_metadata(nb, notebook: Path, out: Path) -> None:
             cell.metadata.get("papermill", {}).pop(key, None)
 
 
+MEMORY_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+>")
+
+
+def stable_plain_text(nb) -> None:
+    """Drop object addresses from the plain-text fallback of rich outputs (a Styler's ``text/plain`` is
+    ``<pandas.io.formats.style.Styler at 0x7f...>``, a different address each run); readers see the HTML."""
+    for cell in nb.cells:
+        for output in cell.get("outputs", []) or []:
+            plain = output.get("data", {}).get("text/plain")
+            if isinstance(plain, str) and MEMORY_ADDRESS.search(plain):
+                output["data"]["text/plain"] = MEMORY_ADDRESS.sub(">", plain)
+
+
 def _first_heading(nb) -> str | None:
     for cell in nb.cells:
         if cell.cell_type == "markdown":
@@ -196,6 +210,7 @@ def run(notebook: Path, out: Path, parameters: dict[str, Any], *, stage: str | N
     nb = nbformat.read(tmp, as_version=4)
     stable_cell_ids(nb)
     stable_metadata(nb, notebook, executed)
+    stable_plain_text(nb)
     nbformat.write(nb, tmp)
     os.replace(tmp, executed)
     export_html_node(nb, html, hide_code=True, title=title)

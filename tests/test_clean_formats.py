@@ -5,7 +5,6 @@ responses and codings saved as SPSS, Stata, Excel, a two-header online-survey CS
 """
 from __future__ import annotations
 
-import shutil
 import warnings
 import zipfile
 

@@ -1,5 +1,5 @@
-"""The done-when scenario of the quarantine gate, run as a user runs the clean_survey stage (its command read
-from dvc.yaml) in a copy of the repo: an export with 5 % of agencies spelt with dots and 5 % with a new
+"""The done-when scenario of the quarantine gate, run as a user runs it (`dvc repro clean_responses`) in a copy
+of the repo: an export with 5 % of agencies spelt with dots and 5 % with a new
 organisation. The dotted ones are accepted; the new ones stop the stage with a message listing them and the
 line to add; after adding it the stage passes and set_aside_survey.csv lists nothing but superseded
 resubmissions."""
@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.test_thread_determinism import copy_repo, stage_commands
+from tests.builders.repo import copy_repo, dvc
 
 pytestmark = [pytest.mark.slow]
 
@@ -29,9 +29,6 @@ def _dots(agency: str) -> str:
 
 
 def test_new_organisation_stops_the_stage_until_the_synonym_is_added(tmp_path):
-    import subprocess
-    import sys
-    from pathlib import Path
     root = copy_repo(tmp_path / "instep")
     rng = np.random.default_rng(5)
     dotted = new = 0
@@ -45,12 +42,7 @@ def test_new_organisation_stops_the_stage_until_the_synonym_is_added(tmp_path):
         frame.loc[frame.index[order[k:2 * k]], "agency"] = "Victim Support"
         dotted, new = dotted + k, new + k
         frame.to_csv(path, index=False, encoding=encoding)
-    (command,) = stage_commands(root, ["clean_survey"])
-    bin_dir = Path(sys.executable).parent
-    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "INSTEP_ROOT": str(root), "PYTHONPATH": str(root),
-           "PYTHONHASHSEED": "0", "MPLBACKEND": "Agg", "HOME": str(tmp_path)}
-
-    first = subprocess.run(command, shell=True, cwd=root, env=env, capture_output=True, text=True, timeout=900)
+    first = dvc(root, "repro", "clean_responses", check=False, env={"HOME": str(tmp_path)})
     assert first.returncode != 0
     message = first.stdout + first.stderr
     assert "too many rows set aside" in message and "unknown agency" in message, message[-3000:]
@@ -59,8 +51,7 @@ def test_new_organisation_stops_the_stage_until_the_synonym_is_added(tmp_path):
 
     with open(root / "data" / "raw" / "reference" / "label_synonyms.csv", "a", encoding="utf-8") as table:
         table.write("agency,Victim Support,voluntary\n")
-    second = subprocess.run(command, shell=True, cwd=root, env=env, capture_output=True, text=True, timeout=900)
-    assert second.returncode == 0, (second.stdout + second.stderr)[-3000:]
+    dvc(root, "repro", "clean_responses", env={"HOME": str(tmp_path)})
     set_aside = pd.read_csv(root / "data" / "processed" / "set_aside_survey.csv")
     assert set(set_aside["reason_kind"]) <= {"superseded resubmission"}, set_aside
     clean = pd.read_parquet(root / "data" / "processed" / "survey_clean.parquet")

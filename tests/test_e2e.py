@@ -9,53 +9,20 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from pipeline import paths
+from tests.builders.repo import BIN, copy_repo, run_in
 
 pytestmark = [pytest.mark.slow]
 
-BIN = Path(sys.executable).parent
-
-
-def _env(root: Path) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}", INSTEP_ROOT=str(root), PYTHONPATH=str(root),
-               PYTHONHASHSEED="0", MPLBACKEND="Agg")
-    env.pop("DASK_SCHEDULER_ADDRESS", None)
-    return env
 
 
 def _run(args: list[str], root: Path, timeout: int = 900, env: dict | None = None) -> subprocess.CompletedProcess:
-    result = subprocess.run(args, cwd=root, env={**_env(root), **(env or {})}, capture_output=True, text=True,
-                            timeout=timeout)
-    if result.returncode != 0:
-        raise AssertionError(f"{' '.join(args)} failed ({result.returncode}):\n{result.stdout[-4000:]}\n"
-                             f"{result.stderr[-6000:]}")
-    return result
-
-
-def copy_repo(dest: Path) -> Path:
-    """Copy what a clone would hold (tracked + untracked-not-ignored files) and make it a git repo."""
-    listed = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"], cwd=paths.ROOT,
-                            capture_output=True, check=True).stdout.decode().split("\0")
-    for rel in filter(None, listed):
-        src = paths.ROOT / rel
-        if src.is_file():
-            target = dest / rel
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, target)
-    git = ["git", "-c", "user.name=In Step test", "-c", "user.email=test@example.invalid"]
-    subprocess.run(["git", "init", "-q"], cwd=dest, check=True)
-    subprocess.run(git + ["add", "-A"], cwd=dest, check=True)
-    subprocess.run(git + ["commit", "-qm", "copy for end-to-end test"], cwd=dest, check=True)
-    return dest
+    return run_in(root, args, timeout=timeout, env=env)
 
 
 def _digests(root: Path, extra: tuple[Path, ...] | list[Path] = ()) -> dict[str, str]:

@@ -3,7 +3,6 @@ London (a multi-force area) kept in, the joint fit, and no import cycle in pipel
 from __future__ import annotations
 
 import ast
-import json
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +11,7 @@ import pytest
 
 from pipeline import paths
 from pipeline.estimation import design, joint, latent, power, verdicts
-from pipeline.estimation.associations import estimate_associations, finish, fit_prepared, prepare
+from pipeline.estimation.associations import estimate_associations, prepare
 
 ROOT = Path(__file__).resolve().parents[1]
 

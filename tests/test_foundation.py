@@ -134,6 +134,19 @@ def test_runner_writes_offline_html(tmp_path):
     assert json.loads(out.with_suffix(".ipynb").read_text())["cells"]
 
 
+def test_executed_notebook_is_byte_identical_across_runs_with_rich_outputs(tmp_path):
+    """A Styler's text/plain holds its memory address; two runs must still write the same bytes."""
+    nb = tmp_path / "styled.ipynb"
+    _tiny_notebook(nb, "import pandas as pd\npd.DataFrame({'a': [x]}).style.set_uuid('t')")
+    written = []
+    out = tmp_path / "out" / "styled"
+    for _ in range(2):
+        run(nb, out, {"x": 1}, stage="tiny")
+        written.append(out.with_suffix(".ipynb").read_bytes())
+    assert b"Styler" in written[0] and b" at 0x" not in written[0]
+    assert written[0] == written[1]
+
+
 def test_failing_notebook_names_stage_notebook_and_cell_and_leaves_no_report(tmp_path):
     nb = tmp_path / "bad.ipynb"
     _tiny_notebook(nb, "raise ValueError('planted failure')")

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-import yaml
 
 from pipeline import paths, simulate
 from pipeline.publish import bulletin, labels

@@ -1,6 +1,7 @@
-"""Every command the README shows in a ```bash block is one tests/test_e2e.py runs on its copy of the repo
-(short ones in full, long ones through `make -n` or `dvc exp run --dry`): adding a command to the README without a
-check fails here."""
+"""Every command the README shows in a ```bash block is one a test runs on a copy of the repo: tests/test_e2e.py
+(short ones in full, long ones through `make -n` or `dvc exp run --dry`), or, for the worked examples that build a
+survey or fieldwork format, tests/test_readme_formats.py (each block as written). Adding a command to the README
+without a check fails here."""
 from __future__ import annotations
 
 import re
@@ -21,9 +22,13 @@ README_COMMANDS = {
 
 
 def readme_commands() -> list[str]:
+    """Commands of the README's ```bash blocks, apart from the format worked examples (run by their own test)."""
+    from tests.test_readme_formats import BUILDER
     text = (paths.ROOT / "README.md").read_text(encoding="utf-8")
     commands = []
     for block in re.findall(r"```bash\n(.*?)```", text, flags=re.S):
+        if block.lstrip().startswith(BUILDER):
+            continue
         for line in block.splitlines():
             command = line.split("  #", 1)[0].strip()
             if command and not command.startswith("#"):
@@ -34,5 +39,7 @@ def readme_commands() -> list[str]:
 def test_every_readme_command_is_checked():
     commands = readme_commands()
     assert "make repro" in commands and "make test" in commands
+    from tests.test_readme_formats import format_examples
+    assert format_examples(), "the README's format worked examples are not found"
     unchecked = [c for c in commands if c not in README_COMMANDS]
     assert not unchecked, f"README commands with no check in tests/test_e2e.py: {unchecked}"

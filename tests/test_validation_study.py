@@ -1,7 +1,6 @@
 """The study's method wiring: the generator's design per cell, the truth, one whole-path replicate, the stage."""
 from __future__ import annotations
 
-import json
 
 import nbformat
 import numpy as np

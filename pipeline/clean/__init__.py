@@ -13,6 +13,10 @@ from __future__ import annotations
 
 import importlib
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # for the annotation only; the module is imported where it is used
+    from ..areas import AreaMatcher
 
 # name -> submodule: imported on first use (PEP 562), so `import pipeline.clean.periods` or `from pipeline.clean
 # import summary` loads only what it needs, not every reader and the official-statistics adapters

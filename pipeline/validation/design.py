@@ -147,7 +147,9 @@ def cell_from_row(row) -> Cell:
 _NOT_RESULT_CODE = {"report.py", "notebook.py", "provenance.py", "orchestrate.py", "warm_kernel.py", "index.py"}
 _NOT_RESULT_DIRS = {"publish"}
 _NOT_RESULT_VALIDATION = {"dask_runner.py", "performance.py", "summary.py", "__main__.py"}
-_VERSIONED_PACKAGES = ["numpy", "pandas", "scipy", "statsmodels", "pingouin", "factor_analyzer", "linearmodels"]
+# the libraries that compute a replicate's numbers (what pipeline/ imports for them; readers such as pyreadstat
+# and openpyxl never run inside a replicate)
+_VERSIONED_PACKAGES = ["numpy", "pandas", "scipy", "statsmodels", "krippendorff", "pyarrow"]
 
 
 def code_version(extra_files: list[Path] | None = None) -> str:

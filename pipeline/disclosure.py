@@ -227,6 +227,10 @@ def _phones(text: str):
         raw = match.raw_string
         digits = re.sub(r"\D", "", raw)
         groups = re.findall(r"\d+", re.sub(r"^\s*(?:\+|00)\s*44|\(0\)", "", raw))
+        before = text[match.start - 1] if match.start > 0 else " "
+        after = text[match.end] if match.end < len(text) else " "
+        if before.isalnum() or after.isalnum():
+            continue  # digits inside a longer token (a hex digest "ceb0698846257b", an id), not a number to dial
         if sum(len(g) == 1 for g in groups[1:]) > 0:
             continue  # table figures ("0  4.0  4.0  6.0  12.0"), not a number someone would dial
         international = raw.lstrip("(").startswith(("+", "00"))

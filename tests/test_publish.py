@@ -235,6 +235,24 @@ def test_triangulation_table_weights_valence_by_segments():
 
 # --- index ------------------------------------------------------------------------------------------------
 
+def test_index_sentences_count_each_pair_once_on_the_primary_estimand(tmp_path):
+    """estimates.csv holds every pair on two scales (latent, measured): the index counts pairs, not rows."""
+    rows = []
+    for feature, outcome, verdicts in [("governance", "ineffective_trial_rate", ("inconclusive", "associated")),
+                                       ("performance_management", "ineffective_trial_rate", ("associated", "associated")),
+                                       ("engagement", "days_offence_to_completion", ("inconclusive", "inconclusive"))]:
+        for estimand, verdict in zip(("latent", "measured"), verdicts):
+            rows.append({"model": "ols", "family": "confirmatory", "estimand": estimand, "feature": feature,
+                         "outcome": outcome, "verdict": verdict, "p_adjusted": 0.01 if verdict == "associated" else 0.4})
+    rows.append({"model": "ols_region_fe", "family": "sensitivity:ols_region_fe", "estimand": "measured",
+                 "feature": "governance", "outcome": "ineffective_trial_rate", "verdict": "associated", "p_adjusted": 0.01})
+    pd.DataFrame(rows).to_csv(tmp_path / "estimates.csv", index=False)
+    found = index.stage_findings(tmp_path, tmp_path)
+    assert found["findings"] == ("1 of 3 registered associations holds after adjustment: "
+                                 "Performance management → ineffective trial rate.")
+    assert "of 3 primary associations per SD of the latent partnership trait, 1 has" in found["estimate"]
+
+
 def test_index_page_links_reports_and_tiles(tmp_path):
     (tmp_path / "areas").mkdir()
     (tmp_path / "findings.html").write_text('<html><head><title>F</title></head><body>'

@@ -34,7 +34,14 @@ def _adjust(p: np.ndarray, method: str) -> np.ndarray:
 
 
 def _fmt(x: float) -> str:
-    return "unbounded" if not np.isfinite(x) else f"{x:.3g}"
+    """Figures in a reason as the page's tables show them: two decimals (thousands without)."""
+    if not np.isfinite(x):
+        return "unbounded"
+    return f"{x:,.0f}" if abs(x) >= 1000 else f"{x:.2f}"
+
+
+def _p(p: float) -> str:
+    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
 
 
 def decide(out: pd.DataFrame, *, alpha: float, power_level: float, sesoi: dict | None,
@@ -118,16 +125,18 @@ def _verdict(r, alpha: float, power_level: float) -> tuple[str, str]:
         why = note.split("not estimable: ", 1)[-1] if "not estimable" in note else "no estimate"
         return "not estimable", f"No estimate: {why}."
     adj = "Holm" if r.adjustment == "holm" else "Benjamini-Hochberg"
-    unit = f" {r.unit}" if isinstance(getattr(r, "unit", None), str) else ""
+    from ..report import unit_words  # "percent" is a change in percentage points
+    words = unit_words(getattr(r, "unit", None)) if isinstance(getattr(r, "unit", None), str) else ""
+    unit = f" {words}" if words else ""
     if r.p_adjusted < alpha:
-        return "associated", (f"Adjusted p = {r.p_adjusted:.3g} ({adj}) is below {alpha:g}; estimate "
-                              f"{r.estimate:.3g}{unit} (95 % interval {_fmt(r.ci_low)} to {_fmt(r.ci_high)}).")
+        return "associated", (f"Adjusted {_p(r.p_adjusted)} ({adj}) is below {alpha:g}; estimate "
+                              f"{_fmt(r.estimate)}{unit} (95 % interval {_fmt(r.ci_low)} to {_fmt(r.ci_high)}).")
     if pd.notna(r.p_tost_adjusted) and r.p_tost_adjusted < alpha:
         return "no association of at least SESOI", (
             f"Equivalence test: the 90 % interval {_fmt(r.ci90_low)} to {_fmt(r.ci90_high)} lies inside "
-            f"+-{r.sesoi:g}{unit} (the registered smallest effect of interest); adjusted TOST p = "
-            f"{r.p_tost_adjusted:.3g} ({adj}) is below {alpha:g}.")
-    parts = [f"Adjusted p = {r.p_adjusted:.3g} ({adj}) is not below {alpha:g}"]
+            f"±{r.sesoi:g}{unit} (the registered smallest effect of interest); adjusted TOST "
+            f"{_p(r.p_tost_adjusted)} ({adj}) is below {alpha:g}.")
+    parts = [f"Adjusted {_p(r.p_adjusted)} ({adj}) is not below {alpha:g}"]
     if np.isfinite(r.ci_low) and np.isfinite(r.ci_high) and (r.ci_low > 0 or r.ci_high < 0):
         parts[0] += " although the unadjusted 95 % interval excludes zero"
     if pd.isna(r.sesoi) and getattr(r, "estimand", "latent") == "measured":
@@ -136,7 +145,7 @@ def _verdict(r, alpha: float, power_level: float) -> tuple[str, str]:
     elif pd.isna(r.sesoi):
         parts.append("no smallest effect of interest is registered for this outcome, so absence cannot be tested")
     else:
-        parts.append(f"the 90 % interval {_fmt(r.ci90_low)} to {_fmt(r.ci90_high)} is not inside +-{r.sesoi:g}{unit}"
-                     f" (adjusted TOST p = {r.p_tost_adjusted:.3g})")
+        parts.append(f"the 90 % interval {_fmt(r.ci90_low)} to {_fmt(r.ci90_high)} is not inside ±{r.sesoi:g}{unit}"
+                     f" (adjusted TOST {_p(r.p_tost_adjusted)})")
     parts.append(f"detectable effect = {_fmt(r.mde)}{unit} ({power_level:.0%} power at alpha {r.alpha_decision:.3g})")
     return "not detected", "; ".join(parts) + "."

@@ -145,10 +145,17 @@ def stage_findings(processed: Path, reports_dir: Path) -> dict[str, str]:
         est = pd.read_csv(est_path)
         fam = est["family"].astype(str)
         primary = est[fam.isin(["confirmatory", "exploratory"])]
+        scale = ""
+        if "estimand" in primary.columns and primary["estimand"].nunique() > 1:
+            # one row per pair on the primary estimand (estimates.csv holds the latent and the measured scale)
+            estimand = "latent" if (primary["estimand"].astype(str) == "latent").any() else \
+                str(primary["estimand"].iloc[0])
+            primary = primary[primary["estimand"].astype(str) == estimand]
+            scale = " per SD of the latent partnership trait" if estimand == "latent" else f" ({estimand} scale)"
         below = int((pd.to_numeric(primary["p_adjusted"], errors="coerce") < 0.05).sum())
         out["estimate"] = (f"{len(est)} estimates from {est['model'].nunique()} models; of {len(primary)} primary "
-                           f"associations, {below} have an adjusted p below 0.05.")
-        conf = est[fam == "confirmatory"]
+                           f"associations{scale}, {below} {'has' if below == 1 else 'have'} an adjusted p below 0.05.")
+        conf = primary[primary["family"].astype(str) == "confirmatory"]
         if len(conf):
             held = conf[conf["verdict"].astype(str) == "associated"]
             pairs = "; ".join(f"{humanise(r.feature)} → {humanise(r.outcome).lower()}" for r in held.itertuples())

@@ -102,6 +102,33 @@ def is_snake_case(text: str) -> bool:
     return bool(_SNAKE.search(str(text)))
 
 
+_HEADER_CELL = re.compile(r"(<th\b[^>]*>)(\s*)([A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)+)(\s*</th>)")
+
+
+def relabel_headers(markup: str) -> str:
+    """Header cells of an HTML table that hold a raw ``word_word`` name get its display label."""
+    return _HEADER_CELL.sub(lambda m: m[1] + m[2] + html.escape(column_label(m[3])) + m[4], markup)
+
+
+def install_display_labels() -> bool:
+    """In a notebook kernel: DataFrames and Stylers displayed bare show labels, not column names, in their headers
+    (notebooks that call ``table`` get labels anyway). Returns whether a kernel was there to install into."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    if shell is None:
+        return False
+    import pandas as pd
+    from pandas.io.formats.style import Styler
+
+    formatter = shell.display_formatter.formatters["text/html"]
+    formatter.for_type(pd.DataFrame, lambda df: relabel_headers(df._repr_html_() or ""))
+    formatter.for_type(Styler, lambda styler: relabel_headers(styler._repr_html_()))
+    return True
+
+
 def display_columns(df):
     """``df`` with its headers as labels."""
     return df.rename(columns={c: column_label(c) for c in df.columns})
@@ -268,6 +295,7 @@ def figure_html(fig, alt: str, dpi: int = 110, *, tight: bool = True) -> str:
     fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight" if tight else None, metadata={"Software": None})
     plt.close(fig)
     data = base64.b64encode(_palette_png(buffer.getvalue())).decode("ascii")
+    alt = _SNAKE.sub(lambda m: humanise(m[0]).lower(), str(alt))  # readers hear words, not column names
     return f'<img src="data:image/png;base64,{data}" alt="{html.escape(alt, quote=True)}">'
 
 
@@ -408,3 +436,6 @@ def summary(text: str) -> None:
     """Display the page's one-line summary; the index page quotes it beside the link."""
     from IPython.display import HTML, display
     display(HTML(f'<p class="instep-summary"><strong>Summary:</strong> {html.escape(text)}</p>'))
+
+
+install_display_labels()

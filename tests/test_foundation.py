@@ -147,6 +147,31 @@ def test_executed_notebook_is_byte_identical_across_runs_with_rich_outputs(tmp_p
     assert written[0] == written[1]
 
 
+def test_bare_dataframes_and_stylers_show_labels_not_column_names(tmp_path):
+    nb = tmp_path / "bare.ipynb"
+    _tiny_notebook(nb, "import pandas as pd\nfrom pipeline import report\nfrom IPython.display import display\n"
+                       "frame = pd.DataFrame({'rows_read': [x], 'plain': [2]}).set_index(pd.Index(['a'], name='lcjp_id'))\n"
+                       "display(frame)\ndisplay(frame.style.set_uuid('u'))")
+    out = tmp_path / "out" / "bare"
+    run(nb, out, {"x": 1}, stage="tiny")
+    page = out.with_suffix(".html").read_text(encoding="utf-8")
+    assert "rows_read" not in page.split("</style>")[-1] and "lcjp_id" not in page.split("</style>")[-1]
+    from pipeline.report import column_label
+    assert page.count(column_label("rows_read")) >= 2 and "plain" in page
+
+
+def test_figure_alt_text_has_words_not_column_names():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from pipeline.report import figure_html
+    fig, ax = plt.subplots()
+    ax.plot([0, 1])
+    markup = figure_html(fig, "Specification curve for performance_management and days_offence_to_completion")
+    assert 'alt="Specification curve for performance management and days offence to completion"' in markup
+
+
 def test_failing_notebook_names_stage_notebook_and_cell_and_leaves_no_report(tmp_path):
     nb = tmp_path / "bad.ipynb"
     _tiny_notebook(nb, "raise ValueError('planted failure')")

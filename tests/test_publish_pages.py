@@ -187,18 +187,8 @@ def raw_names(page: str) -> list[str]:
 PAGES = sorted(paths.REPORTS.rglob("*.html")) if paths.REPORTS.is_dir() else []
 
 
-def _publishing_page(page: Path) -> bool:
-    """Pages made by the publishing code (findings, area profiles, index); the stage reports of notebooks 01-03
-    display bare DataFrames, which pipeline.report.table would label."""
-    rel = page.relative_to(paths.REPORTS).as_posix()
-    return rel in ("findings.html", "index.html") or rel.startswith("areas/")
-
-
 @pytest.mark.skipif(not PAGES, reason="no HTML in reports/ yet: run `make repro` first")
-@pytest.mark.parametrize("page", [p if _publishing_page(p) else pytest.param(p, marks=pytest.mark.xfail(
-    reason="stage notebooks 01-03 (other owners) still display bare DataFrames instead of pipeline.report.table, "
-           "so raw column names reach the page; listed for the integrator", strict=False)) for p in PAGES],
-    ids=lambda p: paths.rel(p))
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: paths.rel(p))
 def test_no_raw_names_on_built_pages(page):
     found = raw_names(page.read_text(encoding="utf-8"))
     assert not found, found

@@ -55,9 +55,9 @@ def _half_done(root: Path) -> list[str]:
 
 
 def check_kills_leave_nothing_half_done(root: Path, run, output_digests) -> None:
-    from tests.test_e2e import _env
+    from tests.builders.repo import repo_env
     reference = output_digests(root)
-    env = _env(root)
+    env = repo_env(root)
     killed = []
     for args, seconds in KILL_POINTS:
         if _kill_after(args, seconds, root, env):

@@ -100,7 +100,10 @@ CLEAN_PAGES = ["clean_survey", "clean_fieldwork", "clean_outcomes", "clean_covar
 
 def output_digests(root: Path) -> dict[str, str]:
     """sha256 of every output: processed data, metrics, every HTML page and executed notebook under reports/."""
-    pages = sorted(p for p in (root / "reports").rglob("*") if p.suffix in (".html", ".ipynb", ".json", ".csv"))
+    # dot-files are the temporary files of atomic writes (.dvcignore'd, never an output; tests/test_faults.py checks
+    # that none is left where an output should be)
+    pages = sorted(p for p in (root / "reports").rglob("*") if p.suffix in (".html", ".ipynb", ".json", ".csv")
+                   and not p.name.startswith("."))
     return _digests(root, pages)
 
 

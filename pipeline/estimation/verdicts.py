@@ -41,7 +41,10 @@ def _fmt(x: float) -> str:
 
 
 def _p(p: float) -> str:
-    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
+    """'p < 0.001' or 'p = 0.033', through the pages' own p formatter."""
+    from ..report import format_p
+    shown = format_p(p)
+    return f"p {shown}" if shown[:1] in "<>" else f"p = {shown}"
 
 
 def decide(out: pd.DataFrame, *, alpha: float, power_level: float, sesoi: dict | None,

@@ -20,8 +20,11 @@ from typing import Any
 import yaml
 
 from . import paths
+from .provenance import RECORD_SUFFIX
 from .plan import PLAN_FILE, _comparable, _display, _flatten, confirmatory_models, confirmatory_spec, load_plan
 
+# the estimate stage's provenance record, git-tracked beside reports/metrics.json
+ESTIMATE_RECORD = f"reports/estimate{RECORD_SUFFIX}"
 WHAT_CHANGED_COLUMNS = ["kind", "name", "old", "new", "change", "difference"]
 
 
@@ -107,13 +110,14 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def _metric_items(metrics: dict) -> dict[tuple[str, str], Any]:
-    """Flattened metrics.json: metrics as ``metric``; the provenance block's hashes as ``input`` and its
-    versions as ``version`` (its params and git state are covered elsewhere and left out)."""
+def _metric_items(metrics: dict, record: dict | None = None) -> dict[tuple[str, str], Any]:
+    """Flattened metrics.json as ``metric`` items, and the estimate stage's provenance record
+    (reports/estimate_provenance.json; a ``provenance`` block inside metrics.json in clones made before
+    issue 18) as its hashes, ``input``, and its versions, ``version`` (its params are covered by params.yaml)."""
     out: dict[tuple[str, str], Any] = {}
     for name, value in _flatten({k: v for k, v in metrics.items() if k != "provenance"}).items():
         out[("metric", name)] = value
-    block = metrics.get("provenance")
+    block = record if isinstance(record, dict) else metrics.get("provenance")
     if isinstance(block, dict):
         deps = block.get("deps") or {}
         if isinstance(deps, list):
@@ -158,13 +162,21 @@ def what_changed_table(rev: str = "HEAD", root: Path | None = None) -> "pd.DataF
                          "new": _display(new) if key in kind_items_new else pd.NA,
                          "change": change, "difference": diff})
 
-    sources = [("reports/metrics.json", lambda text: _metric_items(json.loads(text))),
-               ("params.yaml", lambda text: {("param", k): v
-                                             for k, v in _flatten(yaml.safe_load(text) or {}).items()})]
-    for relpath, parse in sources:
-        old_text = _git_show(rev, relpath, root)
+    def read(relpath: str, at_rev: bool) -> str | None:
+        if at_rev:
+            return _git_show(rev, relpath, root)
         current = root / relpath
-        new_text = current.read_text(encoding="utf-8") if current.is_file() else None
+        return current.read_text(encoding="utf-8") if current.is_file() else None
+
+    def metric_items(text: str, at_rev: bool) -> dict:
+        record_text = read(ESTIMATE_RECORD, at_rev)
+        return _metric_items(json.loads(text), json.loads(record_text) if record_text else None)
+
+    sources = [("reports/metrics.json", metric_items),
+               ("params.yaml", lambda text, at_rev: {("param", k): v
+                                                     for k, v in _flatten(yaml.safe_load(text) or {}).items()})]
+    for relpath, parse in sources:
+        old_text, new_text = read(relpath, True), read(relpath, False)
         if old_text is None or new_text is None:
             if old_text != new_text:
                 rows.append({"kind": "file", "name": relpath,
@@ -173,7 +185,7 @@ def what_changed_table(rev: str = "HEAD", root: Path | None = None) -> "pd.DataF
                              "change": f"not committed at {rev}" if old_text is None else "removed",
                              "difference": math.nan})
             continue
-        compare(parse(old_text), parse(new_text))
+        compare(parse(old_text, True), parse(new_text, False))
     table = pd.DataFrame(rows, columns=WHAT_CHANGED_COLUMNS)
     for column in ["kind", "name", "old", "new", "change"]:
         table[column] = table[column].astype("string")

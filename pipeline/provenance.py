@@ -1,4 +1,4 @@
-"""Provenance of every report page and of reports/metrics.json, and the ``verify`` check.
+"""Provenance of every report page and of the estimate stage's metrics, and the ``verify`` check.
 
 What a page records (in a visible footer and in an inert JSON block
 ``<script type="application/json" id="instep-provenance">``):
@@ -15,11 +15,13 @@ What a page records (in a visible footer and in an inert JSON block
   whose name contains ``seed``);
 - the Python version and the versions of key packages.
 
-A footer is a function of the inputs, so reports stay deterministic.
+A footer is a function of the inputs, so reports stay deterministic. Outputs that are not pages carry the
+same record in a file of their own: the estimate stage writes ``reports/estimate_provenance.json`` beside
+``reports/metrics.json`` (:func:`write_record`), so the metrics hold statistics only.
 
 Check the reports of a clone against its data, code and params (``make verify``)::
 
-    python -m pipeline.provenance verify            # every reports/*.html and reports/areas/*.html
+    python -m pipeline.provenance verify            # every reports/*.html, reports/areas/*.html, reports/*_provenance.json
     python -m pipeline.provenance verify --root DIR  # another clone
     python -m pipeline.provenance show STAGE         # the record a page of STAGE would carry now
 
@@ -48,6 +50,7 @@ from . import paths
 
 SCHEMA_VERSION = 1
 SCRIPT_ID = "instep-provenance"
+RECORD_SUFFIX = "_provenance.json"
 KEY_PACKAGES = ["pandas", "numpy", "scipy", "statsmodels", "pingouin", "krippendorff",
                 "pyfixest", "matplotlib", "pyarrow", "dvc", "papermill", "nbconvert"]
 DVC_DEFAULT_IGNORES = [".hg/", ".git/", ".git", ".dvc/"]
@@ -416,19 +419,31 @@ def provenance_record(stage: str, inputs: list[str | Path] | None = None, root: 
     }
 
 
-def metrics_block(stage: str, inputs: list[str | Path] | None = None) -> dict:
-    """The provenance to store under ``"provenance"`` in reports/metrics.json.
-
-    Use: ``metrics["provenance"] = provenance.metrics_block("estimate")`` before writing the file with
-    ``pipeline.io.write_json``. Hashes are keyed by path (``{"deps": {path: md5}}``) so that
-    ``dvc metrics diff`` and :func:`pipeline.history.what_changed_table` compare them entry by entry.
-    Metrics are a function of the inputs, params and code hashed here, so the same ones give a
-    byte-identical file at any commit.
-    """
+def json_record(stage: str, inputs: list[str | Path] | None = None) -> dict:
+    """The provenance record of ``stage`` as a JSON file stores it, hashes keyed by path
+    (``{"deps": {path: md5}}``) so :func:`pipeline.history.what_changed_table` compares them entry by entry."""
     record = provenance_record(stage, inputs=inputs)
     block = dict(record)
     block["deps"] = {dep["path"]: dep["md5"] for dep in record["deps"]}
     return block
+
+
+def record_file(stage: str, root: Path | None = None) -> Path:
+    """Where the provenance of a stage's non-HTML outputs is written: ``reports/<stage>_provenance.json``.
+
+    It is a file of its own, beside ``reports/metrics.json`` and not inside it, so the metrics are a function of
+    the statistics alone: the same data read from another format (whose input files, and so their hashes,
+    differ) gives a byte-identical metrics.json (issue 18).
+    """
+    return Path(root or paths.ROOT) / "reports" / f"{stage}{RECORD_SUFFIX}"
+
+
+def write_record(stage: str, inputs: list[str | Path] | None = None) -> Path:
+    """Write :func:`json_record` of ``stage`` to :func:`record_file` (deterministic JSON); returns the path."""
+    from .io import write_json
+    path = record_file(stage)
+    write_json(json_record(stage, inputs=inputs), path)
+    return path
 
 
 def _record_json(record: dict) -> str:
@@ -536,7 +551,7 @@ def report_pages(root: Path | None = None) -> list[Path]:
 
 
 def verify_reports(root: Path | None = None) -> "pd.DataFrame":  # noqa: F821
-    """One row per checked item of every report page (and of reports/metrics.json's provenance block).
+    """One row per checked item of every report page and of every ``reports/*_provenance.json`` record.
 
     A page without a provenance block gives a row of kind ``footer`` that does not match.
     """
@@ -553,14 +568,17 @@ def verify_reports(root: Path | None = None) -> "pd.DataFrame":  # noqa: F821
                          "recorded": "absent", "current": "required", "matches": False})
         for record in records:
             rows.extend(verify_record(record, rel, root, cache))
-    metrics = root / "reports" / "metrics.json"
-    if metrics.is_file():
+    for record_path in sorted((root / "reports").glob(f"*{RECORD_SUFFIX}")):
         try:
-            block = json.loads(metrics.read_text(encoding="utf-8")).get("provenance")
+            block = json.loads(record_path.read_text(encoding="utf-8"))
         except ValueError:
             block = None
+        rel = record_path.relative_to(root).as_posix()
         if isinstance(block, dict):
-            rows.extend(verify_record(block, "reports/metrics.json", root, cache))
+            rows.extend(verify_record(block, rel, root, cache))
+        else:
+            rows.append({"page": rel, "stage": "", "kind": "footer", "name": "provenance record",
+                         "recorded": "unreadable", "current": "required", "matches": False})
     return pd.DataFrame(rows, columns=VERIFY_COLUMNS)
 
 

@@ -112,7 +112,8 @@ def relabel_headers(markup: str) -> str:
 
 def install_display_labels() -> bool:
     """In a notebook kernel: DataFrames and Stylers displayed bare show labels, not column names, in their headers
-    (notebooks that call ``table`` get labels anyway). Returns whether a kernel was there to install into."""
+    (notebooks that call ``table`` get labels anyway). Every notebook calls it once after its imports (an explicit
+    call, not an effect of importing this module). Returns whether a kernel was there to install into."""
     try:
         from IPython import get_ipython
     except ImportError:
@@ -349,6 +350,17 @@ def _numeric_column(values) -> bool:
 NAME_COLUMNS = ("feature", "outcome", "measure", "theme", "code", "outcome_period", "family", "agency", "kind")
 
 
+def _cell_text(value) -> str:
+    """A cell as readers see it: blank for missing, yes/no for a true/false flag, else the value's text."""
+    import numpy as np
+    import pandas as pd
+    if isinstance(value, (bool, np.bool_)):
+        return "yes" if value else "no"
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return ""
+    return str(value)
+
+
 def table_html(df, caption: str | None = None, *, max_rows: int | None = None, sortable: bool = False,
                note: str | None = None) -> str:
     """A DataFrame as an accessible HTML table: caption, ``<th scope="col">`` headers as display labels
@@ -369,7 +381,7 @@ def table_html(df, caption: str | None = None, *, max_rows: int | None = None, s
         elif str(name) in NAME_COLUMNS:
             col = col.map(lambda v: "" if pd.isna(v) else (humanise(v) if is_snake_case(str(v))
                                                           or str(v).islower() else str(v)))
-        shown[name] = ["" if (v is None or (not isinstance(v, str) and pd.isna(v))) else str(v) for v in col]
+        shown[name] = [_cell_text(v) for v in col]
     numeric = {name: _numeric_column(values) for name, values in shown.items()}
     classes = "instep-table" + (" sortable" if sortable else "")
     parts = [f'<div class="instep-table-wrap"><table class="{classes}">']
@@ -436,6 +448,3 @@ def summary(text: str) -> None:
     """Display the page's one-line summary; the index page quotes it beside the link."""
     from IPython.display import HTML, display
     display(HTML(f'<p class="instep-summary"><strong>Summary:</strong> {html.escape(text)}</p>'))
-
-
-install_display_labels()

@@ -26,7 +26,8 @@ def _run(args: list[str], root: Path, timeout: int = 900, env: dict | None = Non
 
 
 def _digests(root: Path, extra: tuple[Path, ...] | list[Path] = ()) -> dict[str, str]:
-    files = sorted((root / "data" / "processed").rglob("*")) + [root / "reports" / "metrics.json", *extra]
+    files = sorted((root / "data" / "processed").rglob("*")) + [root / "reports" / "metrics.json",
+                                                                 root / "reports" / "estimate_provenance.json", *extra]
     return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in files if p.is_file()
             and "validation" not in p.parts}
 
@@ -68,6 +69,7 @@ def check_report_tests_pass_on_the_built_reports(root: Path) -> None:
 def check_verify_says_matches(root: Path) -> None:
     out = _run([str(BIN / "python"), "-m", "pipeline.provenance", "verify"], root).stdout
     assert "overall: matches" in out, out[-3000:]
+    assert "reports/estimate_provenance.json: matches" in out, out[-3000:]  # the metrics' record is checked too
 
 
 def check_every_report_is_produced_and_linked(root: Path) -> None:

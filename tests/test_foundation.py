@@ -150,6 +150,7 @@ def test_executed_notebook_is_byte_identical_across_runs_with_rich_outputs(tmp_p
 def test_bare_dataframes_and_stylers_show_labels_not_column_names(tmp_path):
     nb = tmp_path / "bare.ipynb"
     _tiny_notebook(nb, "import pandas as pd\nfrom pipeline import report\nfrom IPython.display import display\n"
+                       "report.install_display_labels()\n"
                        "frame = pd.DataFrame({'rows_read': [x], 'plain': [2]}).set_index(pd.Index(['a'], name='lcjp_id'))\n"
                        "display(frame)\ndisplay(frame.style.set_uuid('u'))")
     out = tmp_path / "out" / "bare"
@@ -158,6 +159,15 @@ def test_bare_dataframes_and_stylers_show_labels_not_column_names(tmp_path):
     assert "rows_read" not in page.split("</style>")[-1] and "lcjp_id" not in page.split("</style>")[-1]
     from pipeline.report import column_label
     assert page.count(column_label("rows_read")) >= 2 and "plain" in page
+
+
+def test_tables_show_flags_as_yes_or_no():
+    import pandas as pd
+
+    from pipeline.report import table_html
+    markup = table_html(pd.DataFrame({"kind": ["survey", "outcomes"], "synthetic": [True, False], "rows": [3, None]}))
+    cells = re.findall(r"<td[^>]*>([^<]*)</td>", markup)
+    assert cells == ["Survey", "yes", "3.0", "Outcomes", "no", ""], cells
 
 
 def test_figure_alt_text_has_words_not_column_names():

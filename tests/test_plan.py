@@ -271,15 +271,16 @@ def test_what_changed_lists_metric_param_and_input_changes(tmp_path):
     table = history.what_changed_table(root=tmp_path)
     assert table[["kind", "name", "change"]].values.tolist() == [["file", "reports/metrics.json",
                                                                   "not committed at HEAD"]]
-    metrics.write_text(json.dumps({"n_areas": 42, "confirmatory": {"n_significant": 1}, "label": "a",
-                                   "provenance": {"deps": {"data/x.csv": "aaa"}, "versions": {"pandas": "3.1"}}}),
+    record = tmp_path / history.ESTIMATE_RECORD
+    metrics.write_text(json.dumps({"n_areas": 42, "confirmatory": {"n_significant": 1}, "label": "a"}),
                        encoding="utf-8")
-    _git(tmp_path, "add", "-f", "reports/metrics.json")
+    record.write_text(json.dumps({"deps": {"data/x.csv": "aaa"}, "versions": {"pandas": "3.1"}}), encoding="utf-8")
+    _git(tmp_path, "add", "-f", "reports/metrics.json", history.ESTIMATE_RECORD)
     _git(tmp_path, "commit", "-qm", "metrics")
     assert history.what_changed_table(root=tmp_path).empty
-    metrics.write_text(json.dumps({"n_areas": 41, "confirmatory": {"n_significant": 3}, "label": "b", "new": 1.5,
-                                   "provenance": {"deps": {"data/x.csv": "bbb"}, "versions": {"pandas": "3.1"}}}),
+    metrics.write_text(json.dumps({"n_areas": 41, "confirmatory": {"n_significant": 3}, "label": "b", "new": 1.5}),
                        encoding="utf-8")
+    record.write_text(json.dumps({"deps": {"data/x.csv": "bbb"}, "versions": {"pandas": "3.1"}}), encoding="utf-8")
     (tmp_path / "params.yaml").write_text("est:\n  seed: 2\n  alpha: 0.05\n", encoding="utf-8")
     table = history.what_changed_table("HEAD", root=tmp_path)
     assert list(table.columns) == history.WHAT_CHANGED_COLUMNS
@@ -293,3 +294,19 @@ def test_what_changed_lists_metric_param_and_input_changes(tmp_path):
         ("param", "est.seed"): ("1", "2", "+1"),
     }
     assert table.loc[table["name"] == "n_areas", "difference"].item() == -1.0
+
+
+def test_what_changed_compares_inputs_across_the_move_of_the_provenance_record(tmp_path):
+    """A revision from before issue 18 kept the record inside metrics.json; its hashes still compare by path."""
+    _git(tmp_path, "init", "-q")
+    (tmp_path / "reports").mkdir()
+    metrics = tmp_path / "reports" / "metrics.json"
+    metrics.write_text(json.dumps({"n_areas": 42, "provenance": {"deps": {"data/x.csv": "aaa", "data/y.csv": "c"}}}),
+                       encoding="utf-8")
+    _git(tmp_path, "add", "-f", "reports/metrics.json")
+    _git(tmp_path, "commit", "-qm", "old layout")
+    metrics.write_text(json.dumps({"n_areas": 42}), encoding="utf-8")
+    (tmp_path / history.ESTIMATE_RECORD).write_text(json.dumps({"deps": {"data/x.csv": "bbb", "data/y.csv": "c"}}),
+                                                    encoding="utf-8")
+    table = history.what_changed_table("HEAD", root=tmp_path)
+    assert table[["kind", "name", "old", "new"]].values.tolist() == [["input", "data/x.csv", "aaa", "bbb"]]

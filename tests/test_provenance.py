@@ -182,19 +182,23 @@ def test_verify_flags_a_page_without_footer(mini_repo):
         bare.unlink()
 
 
-def test_verify_checks_metrics_block(mini_repo):
+def test_verify_checks_the_stage_provenance_records(mini_repo):
     block = provenance.provenance_record("build", root=mini_repo)
     block["deps"] = {dep["path"]: dep["md5"] for dep in block["deps"]}
-    metrics = mini_repo / "reports" / "metrics.json"
+    record = provenance.record_file("build", root=mini_repo)
+    assert record == mini_repo / "reports" / "build_provenance.json"
     try:
-        metrics.write_text(json.dumps({"n_areas": 42, "provenance": block}), encoding="utf-8")
+        record.write_text(json.dumps(block), encoding="utf-8")
         assert _verify(mini_repo)[0] == 0
         block["deps"]["data/raw.csv"] = "0" * 32
-        metrics.write_text(json.dumps({"n_areas": 42, "provenance": block}), encoding="utf-8")
+        record.write_text(json.dumps(block), encoding="utf-8")
         code, out = _verify(mini_repo)
-        assert code == 1 and "reports/metrics.json: DIFFERS" in out
+        assert code == 1 and "reports/build_provenance.json: DIFFERS" in out and "data/raw.csv" in out
+        record.write_text("{not json", encoding="utf-8")
+        code, out = _verify(mini_repo)
+        assert code == 1 and "provenance record" in out
     finally:
-        metrics.unlink()
+        record.unlink()
 
 
 def test_footer_is_the_same_at_another_commit(mini_repo):
@@ -225,13 +229,24 @@ def test_unknown_stage_is_said_on_the_page(mini_repo):
     assert "is not defined in dvc.yaml" in html
 
 
-def test_metrics_block_keys_hashes_by_path():
-    block = provenance.metrics_block("estimate")
+def test_json_record_keys_hashes_by_path():
+    block = provenance.json_record("estimate")
     assert set(block) >= {"stage", "deps", "params", "seeds", "versions"}
-    assert "git" not in block  # metrics must not change with the commit alone
+    assert "git" not in block  # the record must not change with the commit alone
     assert isinstance(block["deps"], dict) and "pipeline/provenance.py" in block["deps"]
     assert "estimate.seed" in block["seeds"]
     json.dumps(block, allow_nan=False)  # storable with pipeline.io.write_json
+
+
+def test_the_estimate_stage_writes_its_record_beside_the_metrics_not_inside():
+    """Issue 18: metrics.json holds statistics only, so another format of the same data gives the same bytes."""
+    dvc_yaml = yaml.safe_load((paths.ROOT / "dvc.yaml").read_text(encoding="utf-8"))["stages"]["estimate"]
+    declared = {next(iter(out)) if isinstance(out, dict) else out for out in dvc_yaml["outs"]}
+    assert "reports/estimate_provenance.json" in declared
+    assert any("reports/metrics.json" in (m if isinstance(m, dict) else {m: None}) for m in dvc_yaml["metrics"])
+    notebook = json.loads((paths.ROOT / "notebooks" / "03_estimate.ipynb").read_text(encoding="utf-8"))
+    code = "".join("".join(cell["source"]) for cell in notebook["cells"] if cell["cell_type"] == "code")
+    assert 'provenance.write_record("estimate")' in code and "provenance_block" not in code
 
 
 def test_seeds_are_every_param_named_seed():

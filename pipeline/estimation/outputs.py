@@ -72,14 +72,13 @@ def _block(p: pd.DataFrame, alpha: float, n_top: int) -> dict:
     }
 
 
-def metrics(estimates: pd.DataFrame, *, primary_model: str = "ols", alpha: float = 0.05, n_top: int = 5,
-            provenance_block=None) -> dict:
+def metrics(estimates: pd.DataFrame, *, primary_model: str = "ols", alpha: float = 0.05, n_top: int = 5) -> dict:
     """Headline figures for ``dvc metrics``: computed from ``estimates``; deterministic (6 significant digits).
 
     Top-level figures are the primary estimand's (latent trait, when present); ``measured`` holds the same for
     the secondary estimand (per SD of the measured score).
-    ``provenance_block``: optional callable(stage) -> dict (pipeline.provenance.metrics_block once it
-    exists); its result is stored under 'provenance'.
+    Statistics only: what they were computed from is recorded beside them (pipeline.provenance.write_record), so
+    the same statistics give the same bytes whatever the input files are called.
     """
     p = estimates[estimates["model"] == primary_model]
     estimand = p["estimand"].astype("string") if "estimand" in p.columns else pd.Series(MEASURED, index=p.index)
@@ -89,6 +88,4 @@ def metrics(estimates: pd.DataFrame, *, primary_model: str = "ols", alpha: float
            **_block(p[estimand == primary_estimand], alpha, n_top)}
     if primary_estimand != MEASURED:
         out["measured"] = _block(p[estimand == MEASURED], alpha, n_top)
-    if provenance_block is not None:
-        out["provenance"] = provenance_block("estimate")
     return out

@@ -112,11 +112,24 @@ def better_word(estimate: float, higher_is_better) -> str:
     return "better" if good else "worse"
 
 
+def primary_estimand(rows: pd.DataFrame) -> str | None:
+    """The estimand the headline figures are on: ``latent`` when the rows have it, else the one estimand they
+    hold; None when they name no estimand (older estimates.csv: every row is on the measured score)."""
+    if "estimand" not in rows.columns or rows.empty:
+        return None
+    estimands = rows["estimand"].astype(str)
+    return "latent" if (estimands == "latent").any() else str(estimands.iloc[0])
+
+
+def on_primary_estimand(rows: pd.DataFrame) -> pd.DataFrame:
+    """``rows`` on :func:`primary_estimand` only (estimates.csv holds each pair on the latent and measured scale)."""
+    estimand = primary_estimand(rows)
+    return rows if estimand is None else rows[rows["estimand"].astype(str) == estimand]
+
+
 def primary_rows(estimates: pd.DataFrame, model: str) -> pd.DataFrame:
     """The headline model's rows on one estimand: ``latent`` when estimates.csv has it, else every row."""
-    rows = estimates[estimates["model"].astype(str) == model].copy()
-    if "estimand" in rows.columns and (rows["estimand"].astype(str) == "latent").any():
-        rows = rows[rows["estimand"].astype(str) == "latent"]
+    rows = on_primary_estimand(estimates[estimates["model"].astype(str) == model]).copy()
     if "outcome_period" not in rows.columns:
         rows["outcome_period"] = ""
     rows["outcome_period"] = rows["outcome_period"].astype("string").fillna("")

@@ -118,6 +118,7 @@ def _area_table(tiles: pd.DataFrame, codes: dict[str, str], respondents: dict[st
 def stage_findings(processed: Path, reports_dir: Path) -> dict[str, str]:
     """One sentence per stage report saying what it found, from the processed data the page is built from (not
     from the page's HTML). Stages whose data is missing get no sentence."""
+    from . import bulletin
     from .labels import humanise
     out: dict[str, str] = {}
     for path in sorted(processed.glob("reconciliation_*.csv")):
@@ -144,13 +145,11 @@ def stage_findings(processed: Path, reports_dir: Path) -> dict[str, str]:
     if est_path.is_file():
         est = pd.read_csv(est_path)
         fam = est["family"].astype(str)
-        primary = est[fam.isin(["confirmatory", "exploratory"])]
+        tested = est[fam.isin(["confirmatory", "exploratory"])]
+        primary = bulletin.on_primary_estimand(tested)  # one row per pair
+        estimand = bulletin.primary_estimand(tested)
         scale = ""
-        if "estimand" in primary.columns and primary["estimand"].nunique() > 1:
-            # one row per pair on the primary estimand (estimates.csv holds the latent and the measured scale)
-            estimand = "latent" if (primary["estimand"].astype(str) == "latent").any() else \
-                str(primary["estimand"].iloc[0])
-            primary = primary[primary["estimand"].astype(str) == estimand]
+        if estimand is not None and tested["estimand"].nunique() > 1:
             scale = " per SD of the latent partnership trait" if estimand == "latent" else f" ({estimand} scale)"
         below = int((pd.to_numeric(primary["p_adjusted"], errors="coerce") < 0.05).sum())
         out["estimate"] = (f"{len(est)} estimates from {est['model'].nunique()} models; of {len(primary)} primary "

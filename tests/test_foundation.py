@@ -97,6 +97,19 @@ def test_notebooks_committed_without_outputs():
                 assert not cell.get("outputs") and cell.get("execution_count") is None, f"{path.name} has outputs"
 
 
+def test_every_notebook_cell_is_valid_python():
+    """A syntax error in a notebook otherwise shows only when its stage runs, minutes into a repro."""
+    import ast
+    for path in sorted(paths.NOTEBOOKS.glob("*.ipynb")):
+        for number, cell in enumerate(nbformat.read(path, as_version=4).cells, start=1):
+            if cell.cell_type == "code":
+                source = "\n".join(line for line in cell.source.splitlines() if not line.lstrip().startswith(("%", "!")))
+                try:
+                    ast.parse(source)
+                except SyntaxError as err:
+                    pytest.fail(f"{path.name} cell {number}, line {err.lineno}: {err.msg}")
+
+
 def test_every_notebook_has_a_parameters_cell():
     for path in sorted(paths.NOTEBOOKS.glob("*.ipynb")):
         nb = nbformat.read(path, as_version=4)

@@ -8,14 +8,15 @@ In a temporary clone of this repository (``git clone`` of HEAD: commit first), w
 3. ``dvc exp run -S '++areas.kent.n_peers=8'`` (only kent's page is rendered again);
 4. ``dvc exp run -S features.rwg_min=0.6`` (everything downstream of the features);
 5. the 42 area pages the naive way (papermill CLI + nbconvert CLI per area) against the profiles stage's way
-   (``--naive`` only: it takes several minutes).
+   (``--naive`` only: it takes several minutes), and with ``--ploomber`` Ploomber 0.23.3's parallel grid beside
+   them (benchmarks/bench_reports.py).
 
 Peak memory: ``ru_maxrss`` of each stage command's process tree is not visible through DVC, so every stage
 command is run once more by itself under ``/usr/bin/time``-like accounting (``resource.getrusage`` of
 children) after the run. Prints the machine's load average: on a shared machine the figures are slower than
 on two idle cores. Needs no other tool than this venv (no farm-bench).
 
-    .venv/bin/python benchmarks/bench_pipeline.py [--repeats 5] [--naive] [--keep DIR]
+    .venv/bin/python benchmarks/bench_pipeline.py [--repeats 5] [--naive] [--ploomber] [--keep DIR]
 """
 from __future__ import annotations
 
@@ -81,6 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=5, help="runs of the no-op repro (median)")
     parser.add_argument("--naive", action="store_true", help="also the naive 42-page chain (benchmarks/bench_reports.py)")
     parser.add_argument("--keep", type=Path, help="clone here and keep it (default: a temporary folder)")
+    parser.add_argument("--ploomber", action="store_true", help="the 42 pages by Ploomber's parallel grid too")
     parser.add_argument("--skip-memory", action="store_true")
     args = parser.parse_args(argv)
     work = Path(args.keep or tempfile.mkdtemp(prefix="instep-bench-pipeline-"))
@@ -112,9 +114,10 @@ def main(argv: list[str] | None = None) -> int:
         print("peak memory per stage (MB): " + ", ".join(f"{k} {v:.0f}" for k, v in peaks.items()))
         print(f"{'peak memory of any stage':<44} {peaks[worst]:8.0f} MB ({worst})   target <= {MEMORY_TARGET_MB} MB   "
               + ("met" if peaks[worst] <= MEMORY_TARGET_MB else "NOT met"))
-    if args.naive:
-        subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_reports.py")], cwd=root, env=_env(root),
-                       check=True)
+    if args.naive or args.ploomber:
+        subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_reports.py"),
+                        *([] if args.naive else ["--skip-naive"]), *(["--ploomber"] if args.ploomber else [])],
+                       cwd=root, env=_env(root), check=True)
     print(f"load average at the end {os.getloadavg()[0]:.2f}")
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)

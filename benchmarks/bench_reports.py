@@ -75,7 +75,7 @@ PLOOMBER_VERSION = "0.23.3"
 
 def ploomber_env() -> Path:
     """A venv holding Ploomber (made once with pip, under .benchmarks/, which git ignores)."""
-    venv = paths.ROOT / ".benchmarks" / f"ploomber-{PLOOMBER_VERSION}"
+    venv = Path(__file__).resolve().parents[1] / ".benchmarks" / f"ploomber-{PLOOMBER_VERSION}"  # this checkout's
     if not (venv / "bin" / "ploomber").is_file():
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
         subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet",

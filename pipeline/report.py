@@ -26,6 +26,7 @@ COLUMN_LABELS: dict[str, str] = {
     "p_text": "p (adjusted, method)", "adjustment": "Adjustment", "mde": "Smallest detectable effect",
     "mde_r": "Smallest detectable partial correlation", "mde_unadjusted": "Smallest detectable effect (unadjusted)",
     "sesoi": "Smallest effect of interest", "verdict": "Verdict", "verdict_reason": "Why",
+    "q_bh": "q-value (Benjamini-Hochberg)",
     "n_areas": "Areas in model", "n": "Rows", "n_items": "Items", "n_respondents": "Respondents",
     "n_invited": "Invited", "response_rate": "Response", "n_agencies": "Agencies",
     "n_agencies_responding": "Agencies responding", "core_coverage": "Core agencies covered",
@@ -70,6 +71,10 @@ MODEL_LABELS: dict[str, str] = {
 ADJUSTMENT_LABELS = {"holm": "Holm", "fdr_bh": "Benjamini-Hochberg", "bh": "Benjamini-Hochberg",
                      "bonferroni": "Bonferroni", "by": "Benjamini-Yekutieli", "fdr_by": "Benjamini-Yekutieli"}
 
+#: resampling and test methods (``estimate.primary_method`` and the p-value columns' names)
+METHOD_LABELS = {"freedman_lane": "Freedman–Lane permutation", "wild_webb": "wild bootstrap (Webb weights)",
+                 "hc3_t": "HC3 t-test"}
+
 #: numeric columns shown as percentages when their values are shares in [0, 1].
 SHARE_COLUMNS = {"response_rate", "share_rwg_ok", "share_positive", "share_significant", "core_coverage",
                  "share_of_area_segments", "share_rwg_skewed_ok"}
@@ -97,17 +102,35 @@ def adjustment_label(name: object) -> str:
     return ADJUSTMENT_LABELS.get(str(name).lower(), humanise(name))
 
 
+def method_label(name: object) -> str:
+    """``freedman_lane`` -> ``Freedman–Lane permutation``; unknown names humanised."""
+    return METHOD_LABELS.get(str(name), humanise(name))
+
+
+def inference_label(name: object) -> str:
+    """An inference as the validation study records it: ``freedman_lane B=1999`` -> ``Freedman–Lane permutation,
+    B = 1,999``; ``hc3_t`` -> ``HC3 t-test``."""
+    method, _, draws = str(name).partition(" B=")
+    return method_label(method) + (f", B = {int(draws):,}" if draws.isdigit() else "")
+
+
 def is_snake_case(text: str) -> bool:
     """True if ``text`` contains a raw ``word_word`` name (what no reader should see)."""
     return bool(_SNAKE.search(str(text)))
 
 
-_HEADER_CELL = re.compile(r"(<th\b[^>]*>)(\s*)([A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)+)(\s*</th>)")
+_HEADER_CELL = re.compile(r"(<th\b[^>]*>)(\s*)([A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)*)(\s*</th>)")
 
 
 def relabel_headers(markup: str) -> str:
-    """Header cells of an HTML table that hold a raw ``word_word`` name get its display label."""
-    return _HEADER_CELL.sub(lambda m: m[1] + m[2] + html.escape(column_label(m[3])) + m[4], markup)
+    """Header cells of an HTML table that hold a raw name (``word_word``, or a one-word column name with a label
+    such as ``mde``) get its display label."""
+    def label(m):
+        name = m[3]
+        if not (is_snake_case(name) or "_" in name or name in COLUMN_LABELS):
+            return m[0]
+        return m[1] + m[2] + html.escape(column_label(name)) + m[4]
+    return _HEADER_CELL.sub(label, markup)
 
 
 def install_display_labels() -> bool:
@@ -125,8 +148,8 @@ def install_display_labels() -> bool:
     from pandas.io.formats.style import Styler
 
     formatter = shell.display_formatter.formatters["text/html"]
-    formatter.for_type(pd.DataFrame, lambda df: relabel_headers(df._repr_html_() or ""))
-    formatter.for_type(Styler, lambda styler: relabel_headers(styler._repr_html_()))
+    formatter.for_type(pd.DataFrame, lambda df: relabel_headers(names_as_words(df)._repr_html_() or ""))
+    formatter.for_type(Styler, lambda styler: relabel_headers(_names_as_words_styled(styler)._repr_html_()))
     return True
 
 
@@ -348,6 +371,44 @@ def _numeric_column(values) -> bool:
 
 #: columns whose values are names from the data (codebooks, measures.csv, models): shown as words.
 NAME_COLUMNS = ("feature", "outcome", "measure", "theme", "code", "outcome_period", "family", "agency", "kind")
+# the same columns after a notebook renamed them to their labels (values are still names)
+_NAME_COLUMN_LABELS = frozenset(column_label(name) for name in NAME_COLUMNS)
+
+
+def names_as_words(df):
+    """``df`` with the values of its name columns (``model`` and :data:`NAME_COLUMNS`, by name or by label) as
+    words: ``performance_management`` -> ``Performance management``; other columns untouched."""
+    import pandas as pd
+
+    def word(value, label=humanise):
+        if value is None or (not isinstance(value, str) and pd.isna(value)):
+            return value
+        text = str(value)
+        return label(text) if label is model_label or is_snake_case(text) or text.islower() else text
+
+    out = df.copy()
+    for position, name in enumerate(df.columns):
+        label = model_label if str(name) == "model" else (
+            humanise if str(name) in NAME_COLUMNS or str(name) in _NAME_COLUMN_LABELS else None)
+        if label is not None:  # as object: a categorical or string column may not hold the new spellings
+            out.isetitem(position, pd.Series([word(v, label) for v in df.iloc[:, position]], index=df.index,
+                                             dtype=object))
+    return out
+
+
+def _names_as_words_styled(styler):
+    """A copy of ``styler`` whose name columns display as words (see :func:`names_as_words`)."""
+    import copy
+    columns = [c for c in styler.data.columns if str(c) == "model" or str(c) in NAME_COLUMNS
+               or str(c) in _NAME_COLUMN_LABELS]
+    if not columns:
+        return styler
+    words = names_as_words(styler.data[columns])
+    shown = copy.deepcopy(styler)
+    for column in columns:
+        mapping = dict(zip(styler.data[column], words[column]))
+        shown = shown.format(lambda v, mapping=mapping: "" if v is None else str(mapping.get(v, v)), subset=[column])
+    return shown
 
 
 def _cell_text(value) -> str:
@@ -373,15 +434,8 @@ def table_html(df, caption: str | None = None, *, max_rows: int | None = None, s
 
     frame = df if max_rows is None else df.head(max_rows)
     frame = frame.reset_index(drop=True)
-    shown = {}
-    for name in frame.columns:
-        col = frame[name]
-        if str(name) == "model":
-            col = col.map(lambda v: "" if pd.isna(v) else model_label(v))
-        elif str(name) in NAME_COLUMNS:
-            col = col.map(lambda v: "" if pd.isna(v) else (humanise(v) if is_snake_case(str(v))
-                                                          or str(v).islower() else str(v)))
-        shown[name] = [_cell_text(v) for v in col]
+    frame = names_as_words(frame)
+    shown = {name: [_cell_text(v) for v in frame[name]] for name in frame.columns}
     numeric = {name: _numeric_column(values) for name, values in shown.items()}
     classes = "instep-table" + (" sortable" if sortable else "")
     parts = [f'<div class="instep-table-wrap"><table class="{classes}">']

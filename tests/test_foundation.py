@@ -164,7 +164,8 @@ def test_bare_dataframes_and_stylers_show_labels_not_column_names(tmp_path):
     nb = tmp_path / "bare.ipynb"
     _tiny_notebook(nb, "import pandas as pd\nfrom pipeline import report\nfrom IPython.display import display\n"
                        "report.install_display_labels()\n"
-                       "frame = pd.DataFrame({'rows_read': [x], 'plain': [2]}).set_index(pd.Index(['a'], name='lcjp_id'))\n"
+                       "frame = pd.DataFrame({'rows_read': [x], 'plain': [2], 'feature': ['performance_management']})"
+                       ".set_index(pd.Index(['a'], name='lcjp_id'))\n"
                        "display(frame)\ndisplay(frame.style.set_uuid('u'))")
     out = tmp_path / "out" / "bare"
     run(nb, out, {"x": 1}, stage="tiny")
@@ -172,6 +173,7 @@ def test_bare_dataframes_and_stylers_show_labels_not_column_names(tmp_path):
     assert "rows_read" not in page.split("</style>")[-1] and "lcjp_id" not in page.split("</style>")[-1]
     from pipeline.report import column_label
     assert page.count(column_label("rows_read")) >= 2 and "plain" in page
+    assert "performance_management" not in page and "Performance management" in page  # name values as words
 
 
 def test_tables_show_flags_as_yes_or_no():
@@ -181,6 +183,21 @@ def test_tables_show_flags_as_yes_or_no():
     markup = table_html(pd.DataFrame({"kind": ["survey", "outcomes"], "synthetic": [True, False], "rows": [3, None]}))
     cells = re.findall(r"<td[^>]*>([^<]*)</td>", markup)
     assert cells == ["Survey", "yes", "3.0", "Outcomes", "no", ""], cells
+
+
+def test_method_and_inference_labels():
+    from pipeline.report import inference_label, method_label
+    assert method_label("freedman_lane") == "Freedman–Lane permutation" and method_label("new_way") == "New way"
+    assert inference_label("freedman_lane B=1999") == "Freedman–Lane permutation, B = 1,999"
+    assert inference_label("hc3_t") == "HC3 t-test"
+
+
+def test_name_columns_show_words_also_after_a_rename_to_labels():
+    import pandas as pd
+
+    from pipeline.report import column_label, table_html
+    markup = table_html(pd.DataFrame({column_label("feature"): ["performance_management"]}))
+    assert "performance_management" not in markup and "Performance management" in markup
 
 
 def test_figure_alt_text_has_words_not_column_names():

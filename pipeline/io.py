@@ -107,6 +107,11 @@ def write_csv(df: pd.DataFrame, path: Path, float_format: str | None = None) -> 
     _atomic(path, lambda tmp: frame.to_csv(tmp, index=False, float_format=float_format, lineterminator="\n"))
 
 
+def write_text(text: str, path: Path) -> None:
+    """A text file (UTF-8, e.g. an HTML page), written atomically and readable by all like the other outputs."""
+    _atomic(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+
+
 def write_json(obj: Any, path: Path, *, digits: int | None = SIGNIFICANT_DIGITS) -> None:
     """Sorted-key, indented JSON, floats at ``digits`` significant digits (None: as computed, for files that are
     not outputs, such as the synthetic truth); written atomically."""

@@ -83,7 +83,8 @@ def export_html_node(nb, html_path: Path, *, hide_code: bool = True, title: str 
     """``export_html`` for a notebook already in memory."""
     nb.metadata["title"] = title or _first_heading(nb) or html_path.stem
     body, _ = _html_exporter(hide_code).from_notebook_node(nb)
-    _atomic_write(html_path, body)
+    from .io import write_text
+    write_text(body, html_path)  # atomic, mode 0644 like every output
 
 
 @functools.lru_cache(maxsize=2)
@@ -145,14 +146,6 @@ def _first_heading(nb) -> str | None:
     return None
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.replace(tmp, path)
-
-
 def _failing_cell(nb_path: Path) -> str:
     try:
         nb = json.loads(nb_path.read_text(encoding="utf-8"))
@@ -195,8 +188,11 @@ def run(notebook: Path, out: Path, parameters: dict[str, Any], *, stage: str | N
         transport = local_kernel_transport()
         engine_kwargs["config"] = Config({"KernelManager": transport})
     try:
+        # request_save_on_cell_execute=False: papermill writes the notebook once at the end (and with the error
+        # cell when one fails), not after every cell; the partial file is of no use here
         pm.execute_notebook(str(notebook), str(tmp), parameters=parameters, kernel_name=kernel_name,
-                            cwd=str(paths.ROOT), progress_bar=False, log_output=False, **engine_kwargs)
+                            cwd=str(paths.ROOT), progress_bar=False, log_output=False,
+                            request_save_on_cell_execute=False, **engine_kwargs)
     except Exception as exc:  # papermill raises PapermillExecutionError; kernel failures raise others
         if tmp.exists():
             os.replace(tmp, failed)

@@ -315,12 +315,44 @@ def figure_html(fig, alt: str, dpi: int = 110, *, tight: bool = True) -> str:
     import matplotlib.pyplot as plt
     if not alt or not str(alt).strip():
         raise ValueError("figures need alt text describing what they show")
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight" if tight else None, metadata={"Software": None})
+    png = None if tight else _palette_png_of_canvas(fig, dpi)
+    if png is None:
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight" if tight else None, metadata={"Software": None},
+                    pil_kwargs={"compress_level": 1})  # decoded again at once by _palette_png: no need to squeeze
+        png = _palette_png(buffer.getvalue())
     plt.close(fig)
-    data = base64.b64encode(_palette_png(buffer.getvalue())).decode("ascii")
+    data = base64.b64encode(png).decode("ascii")
     alt = _SNAKE.sub(lambda m: humanise(m[0]).lower(), str(alt))  # readers hear words, not column names
     return f'<img src="data:image/png;base64,{data}" alt="{html.escape(alt, quote=True)}">'
+
+
+#: zlib level of the embedded PNGs: 6 (zlib's and matplotlib's default) writes a chart 7x faster than 9 for about
+#: 5 % more bytes (measured on an area profile's outcome trends, 1320 x 957 px: 0.012 s and 93.6 KB against
+#: 0.085 s and 88.6 KB)
+PNG_COMPRESS_LEVEL = 6
+
+
+def _palette_png_of_canvas(fig, dpi: int, colours: int = 96) -> bytes | None:
+    """The figure drawn at ``dpi`` and encoded once, as a palette PNG: the pixels ``savefig`` would write (same
+    canvas, same facecolor), without its full-colour PNG being encoded and decoded first. None without Pillow."""
+    try:
+        from PIL import Image
+    except ImportError:
+        return None
+    fig.set_dpi(dpi)
+    fig.canvas.draw()
+    width, height = fig.canvas.get_width_height(physical=True)
+    image = Image.frombuffer("RGBA", (width, height), fig.canvas.buffer_rgba(), "raw", "RGBA", 0, 1)
+    return _quantised_png(image, colours)
+
+
+def _quantised_png(image, colours: int) -> bytes:
+    from PIL import Image
+    small = image.convert("RGB").quantize(colors=colours, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+    out = io.BytesIO()
+    small.save(out, format="PNG", compress_level=PNG_COMPRESS_LEVEL)
+    return out.getvalue()
 
 
 def _palette_png(png: bytes, colours: int = 96) -> bytes:
@@ -331,11 +363,8 @@ def _palette_png(png: bytes, colours: int = 96) -> bytes:
     except ImportError:
         return png
     with Image.open(io.BytesIO(png)) as image:
-        small = image.convert("RGB").quantize(colors=colours, method=Image.Quantize.MEDIANCUT,
-                                              dither=Image.Dither.NONE)
-        out = io.BytesIO()
-        small.save(out, format="PNG", optimize=True)
-    return out.getvalue() if len(out.getvalue()) < len(png) else png
+        small = _quantised_png(image, colours)
+    return small if len(small) < len(png) else png
 
 
 def show_figure(fig, alt: str, *, tight: bool = True) -> None:
@@ -430,8 +459,6 @@ def table_html(df, caption: str | None = None, *, max_rows: int | None = None, s
     ``max_rows`` shows the first rows only and says how many are left out; ``sortable`` lets readers sort by a
     column (the page's one small script); ``note`` is a line under the table.
     """
-    import pandas as pd
-
     frame = df if max_rows is None else df.head(max_rows)
     frame = frame.reset_index(drop=True)
     frame = names_as_words(frame)

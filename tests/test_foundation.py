@@ -141,6 +141,7 @@ def test_runner_writes_offline_html(tmp_path):
     run(nb, out, {"x": 21}, stage="tiny")
     html = out.with_suffix(".html").read_text(encoding="utf-8")
     assert "value 42" in html and "<title>Tiny report</title>" in html
+    assert out.with_suffix(".html").stat().st_mode & 0o777 == 0o644  # readable by a web server, like every output
     external = re.findall(r"""(?:src|href)\s*=\s*["']?(?:https?:)?//|url\(\s*["']?(?:https?:)?//|import\s*\(?["']https?://""",
                           html, flags=re.I)
     assert external == [], "the report loads something from the network"

@@ -92,11 +92,11 @@ def check_read_only_raw_changes_nothing(root: Path, run, output_digests) -> None
 
 
 def test_notebook_outputs_are_written_by_rename(tmp_path, monkeypatch):
-    """pipeline.notebook and pipeline.io never write a final output in place: every write goes to a temp file
+    """pipeline.io (which writes the pages too) never writes a final output in place: every write goes to a temp file
     in the same folder (ignored by .dvcignore) that os.replace moves over the target."""
     import pandas as pd
 
-    from pipeline import io, notebook
+    from pipeline import io
 
     targets = []
     real_replace = os.replace
@@ -109,7 +109,7 @@ def test_notebook_outputs_are_written_by_rename(tmp_path, monkeypatch):
     io.write_csv(pd.DataFrame({"a": [1]}), tmp_path / "x.csv")
     io.write_json({"a": 1}, tmp_path / "x.json")
     io.write_parquet(pd.DataFrame({"a": [1]}), tmp_path / "x.parquet")
-    notebook._atomic_write(tmp_path / "x.html", "<p>x</p>")
+    io.write_text("<p>x</p>", tmp_path / "x.html")
     assert [dst for _, dst in targets] == ["x.csv", "x.json", "x.parquet", "x.html"]
     ignore = (Path(__file__).resolve().parents[1] / ".dvcignore").read_text().splitlines()
     assert ".*.tmp" in ignore and ".*.running.ipynb" in ignore

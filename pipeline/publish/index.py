@@ -235,8 +235,8 @@ def build_index(out: Path | None = None, *, feature: str, k_min: int) -> Path:
                             footer=provenance.footer_html("index"), existing_profiles=existing,
                             respondents=respondents)
     out = out or paths.REPORTS / "index.html"
-    from ..notebook import _atomic_write
-    _atomic_write(out, page)
+    from ..io import write_text
+    write_text(page, out)
     return out
 
 

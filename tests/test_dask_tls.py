@@ -70,10 +70,13 @@ def tls_cluster(tmp_path):
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
     try:
         deadline = time.time() + 60
-        while not scheduler_file.is_file() and time.time() < deadline:
-            time.sleep(0.2)
-        assert scheduler_file.is_file(), "the TLS scheduler did not start"
-        address = json.loads(scheduler_file.read_text())["address"]
+        address = None
+        while address is None and time.time() < deadline:
+            try:  # the scheduler creates the file, then writes it: an empty or partial file is read again
+                address = json.loads(scheduler_file.read_text())["address"]
+            except (OSError, ValueError, KeyError):
+                time.sleep(0.2)
+        assert address, "the TLS scheduler did not start (no address in its scheduler file within 60 s)"
         for _ in range(2):
             procs.append(subprocess.Popen([dask, "worker", address, "--nthreads", "1", "--no-dashboard",
                                            "--host", "127.0.0.1", *_tls_args(files)],

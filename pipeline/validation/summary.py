@@ -277,8 +277,8 @@ def _power_targets(results, role, est, model, inference, alpha, power, z, base) 
                          family=key[1], adjustment="holm" if key[1] == "confirmatory" else "fdr_bh", feature=key[2],
                          outcome=key[3], outcome_period=key[4], target="power at the stated MDE",
                          measure="power_adjusted", value=v, mcse=m, n_sim=n, nominal=nominal,
-                         rule=f"value >= nominal - {z:g} MCSE (nominal: the power the row's stated MDE at its "
-                              "alpha_decision promises for the planted effect)",
+                         rule=f"value >= nominal - {z:g} MCSE (nominal: the power the row's stated MDE, at the "
+                              "per-test alpha of its decision, promises for the planted effect)",
                          status="not assessed" if not np.isfinite(nominal) else ("met" if ok else "missed"),
                          reason=(f"planted effect = {np.nanmean(ratio):.2f} x the stated MDE on average (nominal power "
                                  f"{nominal:.0%}); detected after adjustment in {v:.0%}") if np.isfinite(nominal)

@@ -404,6 +404,22 @@ def test_target_overview_counts_per_target_without_averaging():
     assert o.loc["TOST at 0", "reported"] == o.loc["TOST at 0", "n_checks"]  # no target: never called "met"
 
 
+def test_main_points_say_per_target_what_was_met_and_missed():
+    from pipeline.validation import summary
+    results, cells = _planted_results(n_rep=60, bias=-0.35)
+    t = _targets(results, cells)
+    points = summary.main_points(t)
+    overview = summary.target_overview(t)
+    assert len(points) == len(overview)
+    bias = next(p for p in points if p.startswith("Relative bias"))
+    assert bias.startswith("Relative bias: met in 0 of 1 planted pairs x cells; missed in 1 (e.g.") and "outside" in bias
+    assert any(p.startswith("TOST at 0 (reported, no target): ") for p in points)
+    counts = summary.judged_counts(overview)
+    judged = overview[overview["reported"] < overview["n_checks"]]
+    assert counts["checks"] == judged["n_checks"].sum() and counts["missed"] >= 1
+    assert counts["met"] + counts["missed"] + counts["not_assessed"] == counts["checks"]
+
+
 def test_nominal_power_is_80_percent_at_the_mde():
     from pipeline.validation import summary
     assert float(summary.nominal_power(1.0, 0.05, 0.8)) == pytest.approx(0.8, abs=1e-3)

@@ -445,3 +445,36 @@ def target_overview(targets: pd.DataFrame) -> pd.DataFrame:
                      "max_mcse": float(pd.to_numeric(g["mcse"], errors="coerce").max()),
                      "example_miss": str(misses.iloc[0]) if len(misses) else ""})
     return pd.DataFrame(rows, columns=OVERVIEW_COLUMNS)
+
+
+def main_points(targets: pd.DataFrame, overview: pd.DataFrame | None = None) -> list[str]:
+    """One plain sentence per target for the validation report's Main points: how many checks met, missed or were
+    not assessed (with the first miss's reason), the range of a reported-only target, and the study's time."""
+    overview = target_overview(targets) if overview is None else overview
+    sentences = []
+    for r in overview.itertuples():
+        name = r.target[:1].upper() + r.target[1:]
+        if r.target == "study time":
+            row = targets[targets["target"] == "study time"].iloc[0]
+            sentences.append(f"{name} ({row['status']}): {row['reason']}.")
+            continue
+        scope = {"planted pair": "planted pairs x cells", "family": "families x cells"}.get(r.scope, "checks")
+        if r.reported == r.n_checks:
+            sentences.append(f"{name} (reported, no target): {100 * r.min:.1f} to {100 * r.max:.1f} % "
+                             f"across {r.n_checks} {scope}.")
+            continue
+        text = f"{name}: met in {r.met} of {r.n_checks} {scope}"
+        if r.missed:
+            text += f"; missed in {r.missed} (e.g. {r.example_miss})"
+        if r.not_assessed:
+            why = targets.loc[(targets["target"] == r.target) & (targets["status"] == "not assessed"), "reason"].iloc[0]
+            text += f"; not assessed in {r.not_assessed} ({why})"
+        sentences.append(text + ".")
+    return sentences
+
+
+def judged_counts(overview: pd.DataFrame) -> dict[str, int]:
+    """Checks with a target (reported-only targets left out): ``{"checks", "met", "missed", "not_assessed"}``."""
+    judged = overview[overview["reported"] < overview["n_checks"]]
+    return {"checks": int(judged["n_checks"].sum()), "met": int(judged["met"].sum()),
+            "missed": int(judged["missed"].sum()), "not_assessed": int(judged["not_assessed"].sum())}

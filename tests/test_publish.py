@@ -253,6 +253,17 @@ def test_index_sentences_count_each_pair_once_on_the_primary_estimand(tmp_path):
     assert "of 3 primary associations per SD of the latent partnership trait, 1 has" in found["estimate"]
 
 
+def test_index_quotes_the_simulation_study_from_its_committed_results(tmp_path):
+    targets = pd.DataFrame({"target": ["coverage", "coverage", "coverage", "TOST at 0"],
+                            "scope": ["planted pair"] * 3 + ["family"], "estimand": "latent",
+                            "status": ["met", "met", "missed", "reported"], "value": [0.95, 0.94, 0.90, 0.2],
+                            "mcse": 0.01, "reason": ["", "", "coverage 90% vs 95%", ""]})
+    targets.to_csv(tmp_path / "summary.csv", index=False)
+    found = index.stage_findings(tmp_path, tmp_path, study_summary=tmp_path / "summary.csv")
+    assert found["validation"] == "Simulation study of the whole pipeline: 2 of 3 judged checks met, 1 missed."
+    assert "validation" not in index.stage_findings(tmp_path, tmp_path, study_summary=tmp_path / "absent.csv")
+
+
 def test_index_page_links_reports_and_tiles(tmp_path):
     (tmp_path / "areas").mkdir()
     (tmp_path / "findings.html").write_text('<html><head><title>F</title></head><body>'

@@ -115,9 +115,10 @@ def _area_table(tiles: pd.DataFrame, codes: dict[str, str], respondents: dict[st
             f'</thead><tbody>{"".join(body)}</tbody></table></div>')
 
 
-def stage_findings(processed: Path, reports_dir: Path) -> dict[str, str]:
+def stage_findings(processed: Path, reports_dir: Path, study_summary: Path | None = None) -> dict[str, str]:
     """One sentence per stage report saying what it found, from the processed data the page is built from (not
-    from the page's HTML). Stages whose data is missing get no sentence."""
+    from the page's HTML). Stages whose data is missing get no sentence. ``study_summary``: the simulation
+    study's committed results (default ``validation/results/summary.csv``, a declared dependency of the stage)."""
     from . import bulletin
     from .labels import humanise
     out: dict[str, str] = {}
@@ -163,10 +164,14 @@ def stage_findings(processed: Path, reports_dir: Path) -> dict[str, str]:
                                + (f": {pairs}." if pairs else "."))
         else:
             out["findings"] = "No registered family; every association is exploratory."
-    validation = processed / "validation" / "summary.csv"
-    if validation.is_file():
-        v = pd.read_csv(validation)
-        out["validation"] = f"Simulation study: {v['cell'].nunique() if 'cell' in v.columns else len(v)} scenarios summarised."
+    from ..study import SUMMARY_CSV
+    study_summary = Path(study_summary or SUMMARY_CSV)
+    if study_summary.is_file():
+        from ..validation import summary
+        counts = summary.judged_counts(summary.target_overview(pd.read_csv(study_summary)))
+        out["validation"] = (f"Simulation study of the whole pipeline: {counts['met']} of {counts['checks']} judged "
+                             f"checks met, {counts['missed']} missed"
+                             + (f", {counts['not_assessed']} not assessed." if counts["not_assessed"] else "."))
     return out
 
 

@@ -6,8 +6,8 @@ so the numbers do not depend on the number of workers, the batch size or the sch
 A cell whose file (keyed by the cell's parameters, the replicate count and a hash of code version
 and settings) already exists is read, not rerun.
 
-The cluster: a ``dask.distributed.LocalCluster`` (one single-threaded worker process per core,
-no dashboard) unless a scheduler address is given (argument, else env ``DASK_SCHEDULER_ADDRESS``).
+The cluster: a ``dask.distributed.LocalCluster`` (one single-threaded worker process per core, its dashboard
+on a free port: ``dashboard_address=None`` still asks for 8787, and two studies at once then warn) unless a scheduler address is given (argument, else env ``DASK_SCHEDULER_ADDRESS``).
 A scheduler named by address is reached safely (:func:`connect_scheduler`): ``tls://`` with certificates
 (params ``validate.tls_ca_file``, ``tls_cert``, ``tls_key``, else env ``INSTEP_DASK_TLS_CA_FILE`` ...,
 else dask's own ``distributed.comm.tls`` config) through ``distributed.security.Security``; a plain
@@ -148,7 +148,7 @@ def dask_client(address: str | None = None, n_workers: int | None = None, *,
     # Each worker process runs numpy/BLAS single-threaded, so n workers use n cores, not n^2 threads.
     env = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONHASHSEED": "0"}
     with dask.config.set(LOCAL_WORKER_CONFIG), _without_dask_malloc_trim(), \
-            LocalCluster(n_workers=n_workers, processes=True, threads_per_worker=1, dashboard_address=None,
+            LocalCluster(n_workers=n_workers, processes=True, threads_per_worker=1, dashboard_address=":0",
                          env=env, silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
         yield client
 
@@ -157,7 +157,7 @@ def dask_client(address: str | None = None, n_workers: int | None = None, *,
 #: - the nanny's default MALLOC_TRIM_THRESHOLD_=65536 makes glibc hand memory back to the OS after
 #:   every large free; a replicate allocates and frees many pandas/numpy buffers, so it spent 3x the
 #:   system time and 3.5x the page faults of a plain process (about +15 % CPU). Unset: glibc's default.
-#: - the statistical profiler samples the task thread every 10 ms for the dashboard, which is off.
+#: - the statistical profiler samples the task thread every 10 ms for the dashboard's profile page: off.
 #: Neither changes a number. An external cluster keeps its own settings (see the README).
 LOCAL_WORKER_CONFIG = {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
                        "distributed.worker.profile.enabled": False}

@@ -264,6 +264,16 @@ def test_index_quotes_the_simulation_study_from_its_committed_results(tmp_path):
     assert "validation" not in index.stage_findings(tmp_path, tmp_path, study_summary=tmp_path / "absent.csv")
 
 
+def test_index_lists_the_study_from_its_results_not_from_its_page(tmp_path):
+    """reports/validation.html is written by make validate, outside dvc repro: the index never reads it, so a clone
+    with and one without the page build the same index."""
+    (tmp_path / "validation.html").write_text("<title>Old title</title><p class=\"instep-summary\">old</p>")
+    assert index.discover_reports(tmp_path).empty
+    row = index.study_row("Simulation study of the whole pipeline: 2 of 3 judged checks met, 1 missed.")
+    assert row["href"] == "validation.html" and row["title"] == index.STUDY_TITLE and "make validate" in row["summary"]
+    assert index.study_row(None) is None
+
+
 def test_index_page_links_reports_and_tiles(tmp_path):
     (tmp_path / "areas").mkdir()
     (tmp_path / "findings.html").write_text('<html><head><title>F</title></head><body>'

@@ -25,6 +25,20 @@ REPORT_COLUMNS = ["section", "order", "href", "title", "summary"]
 _KNOWN_ORDER = ["findings", "estimate", "features", "clean_survey", "clean_fieldwork", "clean_outcomes",
                 "clean_covariates", "validation"]
 
+# written by `make validate`, outside dvc repro: the index must not read it (it is no declared dependency)
+STUDY_PAGE = "validation.html"
+STUDY_TITLE = "Does the In Step method work? The simulation study of the whole pipeline"
+
+
+def study_row(sentence: str | None) -> dict | None:
+    """The index row of the simulation study, from its committed results' sentence (:func:`stage_findings`);
+    the same whether or not this clone has run ``make validate`` yet, so the index is a function of its deps."""
+    if not sentence:
+        return None
+    return {"section": "reports", "order": _KNOWN_ORDER.index("validation"), "href": STUDY_PAGE,
+            "title": STUDY_TITLE, "summary": sentence + " The page is written by make validate."}
+
+
 def stylesheet() -> str:
     """The reports' one stylesheet (templates/instep/static/instep.css), so the index looks like every page."""
     return (paths.TEMPLATES / "instep" / "static" / "instep.css").read_text(encoding="utf-8")
@@ -57,8 +71,8 @@ def discover_reports(reports_dir: Path, names: dict[str, str] | None = None) -> 
     names = names or {}
     rows = []
     for path in sorted(reports_dir.glob("*.html")):
-        if path.name == "index.html" or path.name.startswith("."):
-            continue
+        if path.name in ("index.html", STUDY_PAGE) or path.name.startswith("."):
+            continue  # the study's page is listed from its committed results (study_row), not read here
         page = path.read_text(encoding="utf-8", errors="replace")
         order = _KNOWN_ORDER.index(path.stem) if path.stem in _KNOWN_ORDER else len(_KNOWN_ORDER)
         rows.append({"section": "reports", "order": order, "href": path.name,
@@ -230,6 +244,10 @@ def build_index(out: Path | None = None, *, feature: str, k_min: int) -> Path:
     stems = reports["href"].str.removesuffix(".html")
     reports["summary"] = [found.get(stem, "") if section == "reports" else summary
                           for stem, section, summary in zip(stems, reports["section"], reports["summary"])]
+    study = study_row(found.get("validation"))
+    if study:
+        reports = (pd.concat([reports, pd.DataFrame([study], columns=REPORT_COLUMNS)], ignore_index=True)
+                   .sort_values(["section", "order", "href"], ascending=[False, True, True], ignore_index=True))
     existing = {Path(h).stem for h in reports.loc[reports["section"] == "areas", "href"]}
     rates_path = paths.processed("response_rates.csv")
     respondents = {}
